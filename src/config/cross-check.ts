@@ -1,0 +1,71 @@
+import type { GatewayConfig } from './types.js';
+
+const METHOD = /^[A-Z][A-Z0-9_-]*$/;
+const percent = (share: number): string => `${+(share * 100).toFixed(4)}%`;
+
+/** Rules that span keys; each problem names the key to change. */
+export function crossCheck(config: GatewayConfig): string[] {
+  const problems: string[] = [];
+  const { policy, origins, routes } = config;
+
+  if (origins.length === 0) problems.push('origins: at least one origin is needed');
+  if (routes.length === 0) problems.push('routes: at least one route is needed');
+
+  const firstByName = new Map<string, number>();
+  origins.forEach((origin, i) => {
+    const first = firstByName.get(origin.name);
+    if (first !== undefined) {
+      problems.push(`origins[${i}].name: "${origin.name}" is already the name of origins[${first}]`);
+    } else {
+      firstByName.set(origin.name, i);
+    }
+    const health = origin.headroom.health;
+    if (health && !health.path.startsWith('/')) {
+      problems.push(`origins[${i}].headroom.health.path: expected a path starting with "/", got "${health.path}"`);
+    }
+    for (const key of ['rise', 'fall'] as const) {
+      if (health && health[key] < 1) problems.push(`origins[${i}].headroom.health.${key}: expected at least 1, got ${health[key]}`);
+    }
+    const local = origin.headroom.local;
+    if (local && local.paths.length === 0) problems.push(`origins[${i}].headroom.local.paths: expected at least one path`);
+    if (local && local.capacity > 0 && 'bytes' in policy.reserve && policy.reserve.bytes >= local.capacity) {
+      problems.push(`policy.reserve: ${policy.reserve.bytes} bytes leaves no room in origins[${i}].headroom.local.capacity (${local.capacity} bytes)`);
+    }
+  });
+
+  routes.forEach((route, i) => {
+    if (!route.match.pathPrefix.startsWith('/')) {
+      problems.push(`routes[${i}].match.pathPrefix: expected a path starting with "/", got "${route.match.pathPrefix}"`);
+    }
+    const origin = origins.find((o) => o.name === route.origin);
+    if (!origin) {
+      const names = origins.map((o) => o.name).join(', ') || 'none';
+      problems.push(`routes[${i}].origin: no origin named "${route.origin}" (origins: ${names})`);
+      return;
+    }
+    const local = origin.headroom.local;
+    if (!local || origin.headroom.agent) return;
+    if (route.volume !== null && !local.paths.includes(route.volume)) {
+      problems.push(`routes[${i}].volume: "${route.volume}" is not one of origin "${origin.name}"'s local paths (${local.paths.join(', ')})`);
+    } else if (route.volume === null && local.paths.length > 1) {
+      problems.push(`routes[${i}].volume: origin "${origin.name}" has ${local.paths.length} volumes; name the one this route writes to`);
+    }
+  });
+
+  if (policy.floodRelease >= policy.floodStage) {
+    problems.push(`policy.floodRelease: must be below policy.floodStage (${percent(policy.floodStage)}), got ${percent(policy.floodRelease)}`);
+  }
+  if ('share' in policy.reserve && policy.reserve.share >= policy.floodStage) {
+    problems.push(`policy.reserve: ${percent(policy.reserve.share)} is not below policy.floodStage (${percent(policy.floodStage)}); nothing could ever be written`);
+  }
+  policy.writeMethods.forEach((method, i) => {
+    if (!METHOD.test(method)) problems.push(`policy.writeMethods[${i}]: expected an upper-case HTTP method, got "${method}"`);
+  });
+  if (config.ledger.backend === 'redis' && config.ledger.url === '') {
+    problems.push('ledger.url: missing; the redis backend needs a redis:// URL');
+  }
+  config.plugins.forEach((plugin, i) => {
+    problems.push(`plugins[${i}].name: no plugin named "${plugin.name}" is available in this version`);
+  });
+  return problems;
+}

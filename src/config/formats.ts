@@ -1,0 +1,156 @@
+import convict from 'convict';
+import bytes from 'bytes-iec';
+import ms from 'ms';
+
+/** A size that may instead be a share of the volume it applies to ("5%"). */
+export type Amount = { readonly bytes: number } | { readonly share: number };
+
+// Formats only coerce what they recognise and never throw from `coerce`:
+// convict swallows the key path of an error thrown there. `validate` throws,
+// and its message says what was expected; the loader appends what was given.
+
+function parseSize(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const parsed = bytes.parse(value.trim());
+  return parsed === null ? value : parsed;
+}
+
+function isSize(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function parseShare(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  // Out-of-range shares stay as written so that the problem shows "120%".
+  const match = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(value);
+  const share = match ? Number(match[1]) / 100 : NaN;
+  return share <= 1 ? share : value;
+}
+
+function isShare(value: unknown): value is number {
+  return typeof value === 'number' && value >= 0 && value <= 1;
+}
+
+const SIZE_EXPECTED = 'expected a size like 1048576, "512MiB" or "10GB"';
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export const formats: Record<string, convict.Format> = {
+  size: {
+    coerce: parseSize,
+    validate(value: unknown) {
+      if (!isSize(value)) throw new Error(SIZE_EXPECTED);
+    },
+  },
+  'size-or-share': {
+    coerce(value: unknown) {
+      if (typeof value === 'object' && value !== null) return value;
+      const share = parseShare(value);
+      if (typeof share === 'number') return { share };
+      if (typeof value === 'string' && value.trim().endsWith('%')) return value;
+      const size = parseSize(value);
+      return isSize(size) ? { bytes: size } : value;
+    },
+    validate(value: unknown) {
+      if (typeof value === 'string' && value.trim().endsWith('%')) {
+        throw new Error('expected a share between 0% and 100%');
+      }
+      const amount = value as Partial<{ bytes: unknown; share: unknown }> | null;
+      if (typeof amount !== 'object' || amount === null) {
+        throw new Error(`${SIZE_EXPECTED}, or a share like "5%"`);
+      }
+      if ('share' in amount && !isShare(amount.share)) {
+        throw new Error('expected a share between 0% and 100%');
+      }
+      if ('bytes' in amount && !isSize(amount.bytes)) throw new Error(SIZE_EXPECTED);
+    },
+  },
+  share: {
+    coerce: parseShare,
+    validate(value: unknown) {
+      if (!isShare(value)) throw new Error('expected a share between 0% and 100%, like "97%"');
+    },
+  },
+  duration: {
+    coerce(value: unknown) {
+      if (typeof value !== 'string') return value;
+      const parsed = ms(value.trim() as ms.StringValue);
+      return typeof parsed === 'number' && Number.isFinite(parsed) ? parsed : value;
+    },
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+        throw new Error('expected a duration like "500ms", "2s" or "1m"');
+      }
+    },
+  },
+  'positive-duration': {
+    coerce: (value: unknown) => formats.duration!.coerce!(value),
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+        throw new Error('expected a duration above zero, like "500ms", "2s" or "1m"');
+      }
+    },
+  },
+  'http-url': {
+    validate(value: unknown) {
+      let url: URL | undefined;
+      try {
+        url = typeof value === 'string' ? new URL(value) : undefined;
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+        throw new Error('expected an http(s) URL');
+      }
+    },
+  },
+  'json-array': {
+    // Environment variables and flags carry arrays of objects as JSON text.
+    coerce(value: unknown) {
+      if (typeof value !== 'string') return value;
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        return value;
+      }
+    },
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('expected a list');
+    },
+  },
+  'string-list': {
+    coerce(value: unknown) {
+      return typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+    },
+    validate(value: unknown) {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string' && v.length > 0)) {
+        throw new Error('expected a list of non-empty strings');
+      }
+    },
+  },
+  token: {
+    validate(value: unknown) {
+      if (typeof value !== 'string' || !TOKEN.test(value)) {
+        throw new Error('expected an HTTP token (letters, digits and !#$%&\'*+.^_`|~-, no spaces)');
+      }
+    },
+  },
+  'optional-object': {
+    validate(value: unknown) {
+      if (value !== null && (typeof value !== 'object' || Array.isArray(value))) {
+        throw new Error('expected a mapping of keys to values');
+      }
+    },
+  },
+  port: {
+    coerce(value: unknown) {
+      return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+    },
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 65535) {
+        throw new Error('expected a port number between 0 and 65535');
+      }
+    },
+  },
+};
+
+convict.addFormats(formats);

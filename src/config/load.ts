@@ -1,0 +1,128 @@
+import path from 'node:path';
+import convict from 'convict';
+import { readConfigFile } from './file.js';
+import {
+  agentSourceSchema,
+  gatewaySchema,
+  healthSchema,
+  localSourceSchema,
+  originSchema,
+  pluginSchema,
+  required,
+  routeSchema,
+  withEnvAndArgs,
+} from './schema.js';
+import { problemLines, validateSection } from './section.js';
+import { crossCheck } from './cross-check.js';
+import type {
+  AgentSourceConfig,
+  GatewayConfig,
+  HealthConfig,
+  LocalSourceConfig,
+  OriginConfig,
+  PluginConfig,
+  RouteConfig,
+} from './types.js';
+
+export interface ConfigSource {
+  /** A YAML or JSON file; null = `values`, environment and flags only. */
+  readonly file: string | null;
+  /** Values to use in place of a file (for embedding and tests). */
+  readonly values?: Readonly<Record<string, unknown>>;
+  readonly env?: NodeJS.ProcessEnv;
+  /** `--key value` flags, as on the command line. */
+  readonly args?: readonly string[];
+}
+
+export type ConfigResult = { ok: true; config: GatewayConfig } | { ok: false; problems: string[] };
+
+const gatewayWithOverrides = withEnvAndArgs(gatewaySchema);
+
+/** Every `--flag` the gateway's configuration accepts. */
+export const gatewayFlags: ReadonlySet<string> = new Set(collectArgs(gatewayWithOverrides));
+
+function collectArgs(node: object): string[] {
+  return Object.values(node).flatMap((child: object) =>
+    'arg' in child ? [String(child.arg)] : collectArgs(child),
+  );
+}
+
+type Raw = Record<string, unknown>;
+
+/** Loads, validates and types the gateway's configuration; never throws. */
+export function loadGatewayConfig(source: ConfigSource): ConfigResult {
+  let data: Raw = { ...source.values };
+  if (source.file !== null) {
+    const read = readConfigFile(source.file);
+    if (!read.ok) return read;
+    data = read.data;
+  }
+  const top = convict(gatewayWithOverrides, {
+    env: source.env ?? process.env,
+    args: [...(source.args ?? [])],
+  });
+  const problems: string[] = [];
+  try {
+    top.load(data);
+    top.validate({ allowed: 'strict' });
+  } catch (err) {
+    problems.push(...problemLines((err as Error).message, ''));
+  }
+
+  const raw = top.getProperties() as Raw;
+  const baseDir = source.file === null ? process.cwd() : path.dirname(path.resolve(source.file));
+  const origins = eachElement(raw.origins, 'origins', (el, at) => readOrigin(el, at, baseDir, problems), problems);
+  const routes = eachElement(raw.routes, 'routes', (el, at) => readRoute(el, at, problems), problems);
+  const plugins = eachElement(raw.plugins, 'plugins', (el, at) => take<PluginConfig>(pluginSchema, el, at, required.plugin, problems), problems);
+  if (problems.length) return { ok: false, problems };
+
+  const config = {
+    ...(raw as unknown as Omit<GatewayConfig, 'origins' | 'routes' | 'plugins'>),
+    origins,
+    routes: routes.map((r) => resolveRouteVolume(r, origins, baseDir)),
+    plugins,
+  } as GatewayConfig;
+  problems.push(...crossCheck(config));
+  return problems.length ? { ok: false, problems } : { ok: true, config };
+}
+
+function eachElement<T>(list: unknown, key: string, read: (el: unknown, at: string) => T | null, problems: string[]): T[] {
+  if (!Array.isArray(list)) return [];
+  const out: T[] = [];
+  list.forEach((el, i) => {
+    const value = read(el, `${key}[${i}]`);
+    if (value !== null) out.push(value);
+  });
+  return problems.length ? [] : out;
+}
+
+function take<T>(schema: convict.Schema<unknown>, value: unknown, at: string, keys: readonly string[], problems: string[]): T | null {
+  const result = validateSection<T>(schema, value, at, keys);
+  problems.push(...result.problems);
+  return result.value;
+}
+
+type RawOrigin = Omit<OriginConfig, 'headroom'> & { headroom: Record<'agent' | 'local' | 'health', unknown> };
+
+function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]): OriginConfig | null {
+  const origin = take<RawOrigin>(originSchema, el, at, required.origin, problems);
+  if (origin === null) return null;
+  const { agent, local, health } = origin.headroom;
+  const headroomAt = `${at}.headroom`;
+  const agentConfig = agent == null ? null : take<AgentSourceConfig>(agentSourceSchema, agent, `${headroomAt}.agent`, required.agent, problems);
+  const localRaw = local == null ? null : take<LocalSourceConfig>(localSourceSchema, local, `${headroomAt}.local`, required.local, problems);
+  const healthConfig = health == null ? null : take<HealthConfig>(healthSchema, health, `${headroomAt}.health`, [], problems);
+  const localConfig = localRaw && { ...localRaw, paths: localRaw.paths.map((p) => path.resolve(baseDir, p)) };
+  return { ...origin, url: origin.url.replace(/\/+$/, ''), headroom: { agent: agentConfig, local: localConfig, health: healthConfig } };
+}
+
+function readRoute(el: unknown, at: string, problems: string[]): RouteConfig | null {
+  return take<RouteConfig>(routeSchema, el, at, required.route, problems);
+}
+
+/** A route's volume on a locally read origin is a path, resolved as the origin's paths are. */
+function resolveRouteVolume(route: RouteConfig, origins: readonly OriginConfig[], baseDir: string): RouteConfig {
+  const origin = origins.find((o) => o.name === route.origin);
+  if (!origin?.headroom.local || origin.headroom.agent || route.volume === null) return route;
+  return { ...route, volume: path.resolve(baseDir, route.volume) };
+}

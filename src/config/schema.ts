@@ -1,0 +1,153 @@
+import type convict from 'convict';
+import './formats.js';
+
+/**
+ * The configuration's shape (SPEC §2). Every leaf of the gateway schema can
+ * also be set from `HEADROOM_<PATH>` (e.g. HEADROOM_POLICY_ONUNKNOWN) or
+ * `--<path>` (e.g. --policy.onUnknown); see `withEnvAndArgs`.
+ *
+ * Lists of objects (origins, routes, plugins) are validated element by
+ * element against the section schemas below, so that every problem names
+ * its element (`origins[1].url`).
+ */
+type Schema = convict.Schema<unknown>;
+
+const MiB = 1024 * 1024;
+
+export const WRITE_METHODS = ['PUT', 'POST', 'PATCH', 'MKCOL', 'COPY', 'MOVE', 'PROPPATCH', 'LOCK'];
+
+export const gatewaySchema = {
+  listen: {
+    host: { doc: 'Address the gateway listens on.', format: String, default: '0.0.0.0' },
+    port: { doc: 'Port the gateway listens on (0 = any free port).', format: 'port', default: 8080 },
+    maxHeaderSize: { doc: 'Largest request head accepted; above it: 431.', format: 'size', default: 16 * 1024 },
+    drainTimeout: { doc: 'On SIGTERM, how long in-flight exchanges may finish.', format: 'duration', default: 30_000 },
+    lingerTime: { doc: 'After refusing a request whose body is arriving, how long to read and discard it.', format: 'duration', default: 5_000 },
+    lingerBytes: { doc: 'After refusing a request whose body is arriving, how much of it to read and discard.', format: 'size', default: 64 * MiB },
+  },
+  admin: {
+    host: { doc: 'Address of the admin listener.', format: String, default: '127.0.0.1' },
+    port: { doc: 'Port of the admin listener.', format: 'port', default: 9090 },
+    token: { doc: 'Bearer token the admin listener requires; empty = none.', format: String, default: '', sensitive: true },
+  },
+  via: {
+    pseudonym: { doc: 'This gateway’s name in Via headers and loop detection.', format: 'token', default: 'headroom-1' },
+    enabled: { doc: 'Append Via to requests and responses.', format: Boolean, default: true },
+  },
+  headers: {
+    server: { doc: 'Server header on the answers the gateway makes itself.', format: String, default: 'headroom' },
+    xForwarded: { doc: 'Set X-Forwarded-For/-Proto/-Host toward origins.', format: Boolean, default: true },
+  },
+  origins: { doc: 'Origins the gateway guards.', format: 'json-array', default: [], sensitive: true },
+  routes: { doc: 'Routes, first match wins.', format: 'json-array', default: [], sensitive: true },
+  policy: {
+    writeMethods: { doc: 'Methods that write.', format: 'string-list', default: WRITE_METHODS },
+    reserve: { doc: 'Room always kept free, bytes or a share of the volume.', format: 'size-or-share', default: { share: 0.05 } },
+    floodStage: { doc: 'At or above this usage every write is refused…', format: 'share', default: 0.97 },
+    floodRelease: { doc: '…until usage falls below this.', format: 'share', default: 0.93 },
+    minFreeInodes: { doc: 'Writes that create are refused below this many free inodes.', format: 'nat', default: 1000 },
+    maxBodySize: { doc: 'Largest body accepted (0 = no fixed cap); above it: 413.', format: 'size', default: 0 },
+    unknownLength: { doc: 'First reservation for a body of unknown length.', format: 'size', default: 64 * MiB },
+    staleAfter: { doc: 'A snapshot older than this is unknown.', format: 'positive-duration', default: 10_000 },
+    onUnknown: { doc: 'What to do when a volume is unknown.', format: ['admit', 'reject'], default: 'admit' },
+    retryAfter: { doc: 'Retry-After on 507 and 503.', format: 'duration', default: 60_000 },
+  },
+  ledger: {
+    backend: { doc: 'Where reservations are kept.', format: ['memory', 'redis'], default: 'memory' },
+    url: { doc: 'Redis URL for the redis backend.', format: String, default: '', sensitive: true },
+  },
+  telemetry: {
+    serviceName: { doc: 'service.name of spans and metrics.', format: String, default: 'headroom' },
+    traces: {
+      exporter: { doc: 'Where spans go.', format: ['otlp', 'console', 'none'], default: 'none' },
+      endpoint: { doc: 'OTLP/HTTP base URL; spans go to {endpoint}/v1/traces.', format: 'http-url', default: 'http://127.0.0.1:4318' },
+    },
+    metrics: {
+      prometheus: { doc: 'Serve Prometheus text on the admin listener’s /metrics.', format: Boolean, default: true },
+    },
+  },
+  plugins: { doc: 'Plugins to load.', format: 'json-array', default: [] },
+  log: {
+    level: { doc: 'Least severe log level written.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+  },
+} satisfies Schema;
+
+export const originSchema = {
+  name: { format: 'token', default: '' },
+  url: { format: 'http-url', default: '' },
+  connectTimeout: { format: 'positive-duration', default: 5_000 },
+  timeout: { format: 'positive-duration', default: 60_000 },
+  maxSockets: { format: 'nat', default: 0 },
+  headroom: {
+    agent: { format: 'optional-object', default: null, nullable: true },
+    local: { format: 'optional-object', default: null, nullable: true },
+    health: { format: 'optional-object', default: null, nullable: true },
+  },
+} satisfies Schema;
+
+export const agentSourceSchema = {
+  url: { format: 'http-url', default: '' },
+  token: { format: String, default: '', sensitive: true },
+  interval: { format: 'positive-duration', default: 2_000 },
+  timeout: { format: 'positive-duration', default: 1_000 },
+} satisfies Schema;
+
+export const localSourceSchema = {
+  paths: { format: 'string-list', default: [] },
+  interval: { format: 'positive-duration', default: 1_000 },
+  capacity: { format: 'size', default: 0 },
+} satisfies Schema;
+
+export const healthSchema = {
+  path: { format: String, default: '/healthz' },
+  interval: { format: 'positive-duration', default: 5_000 },
+  timeout: { format: 'positive-duration', default: 1_000 },
+  rise: { format: 'nat', default: 2 },
+  fall: { format: 'nat', default: 3 },
+} satisfies Schema;
+
+export const routeSchema = {
+  match: {
+    pathPrefix: { format: String, default: '/' },
+    host: { format: String, default: null, nullable: true },
+  },
+  origin: { format: String, default: '' },
+  volume: { format: String, default: null, nullable: true },
+} satisfies Schema;
+
+export const pluginSchema = {
+  name: { format: String, default: '' },
+  options: { format: 'optional-object', default: {} },
+} satisfies Schema;
+
+/** Keys an element must state; a default would hide the omission. */
+export const required = {
+  origin: ['name', 'url'],
+  agent: ['url'],
+  local: ['paths'],
+  route: ['origin'],
+  plugin: ['name'],
+} as const;
+
+interface Leaf {
+  format?: unknown;
+  default?: unknown;
+  env?: string;
+  arg?: string;
+}
+
+function isLeaf(node: object): node is Leaf {
+  return 'default' in node;
+}
+
+/** Adds HEADROOM_<PATH> and --<path> to every leaf of a schema. */
+export function withEnvAndArgs<S extends object>(schema: S, prefix = 'HEADROOM', path: string[] = []): S {
+  const out: Record<string, unknown> = {};
+  for (const [key, node] of Object.entries(schema)) {
+    const here = [...path, key];
+    out[key] = isLeaf(node as object)
+      ? { ...node, env: `${prefix}_${here.join('_').toUpperCase()}`, arg: here.join('.') }
+      : withEnvAndArgs(node as object, prefix, here);
+  }
+  return out as S;
+}

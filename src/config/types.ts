@@ -1,0 +1,117 @@
+import type { Amount } from './formats.js';
+import type { LogLevel } from '../log.js';
+
+export type { Amount };
+
+/** Sizes are bytes, durations milliseconds, shares fractions of 1. */
+export interface ListenConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly maxHeaderSize: number;
+  readonly drainTimeout: number;
+  readonly lingerTime: number;
+  readonly lingerBytes: number;
+}
+
+export interface AdminConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string;
+}
+
+export interface ViaConfig {
+  readonly pseudonym: string;
+  readonly enabled: boolean;
+}
+
+export interface HeadersConfig {
+  readonly server: string;
+  readonly xForwarded: boolean;
+}
+
+export interface AgentSourceConfig {
+  readonly url: string;
+  readonly token: string;
+  readonly interval: number;
+  readonly timeout: number;
+}
+
+export interface LocalSourceConfig {
+  readonly paths: readonly string[];
+  readonly interval: number;
+  /** 0 = the volume's own figures; otherwise a fixed allocation for each path. */
+  readonly capacity: number;
+}
+
+export interface HealthConfig {
+  readonly path: string;
+  readonly interval: number;
+  readonly timeout: number;
+  readonly rise: number;
+  readonly fall: number;
+}
+
+export interface OriginConfig {
+  readonly name: string;
+  readonly url: string;
+  readonly connectTimeout: number;
+  readonly timeout: number;
+  readonly maxSockets: number;
+  readonly headroom: {
+    readonly agent: AgentSourceConfig | null;
+    readonly local: LocalSourceConfig | null;
+    readonly health: HealthConfig | null;
+  };
+}
+
+export interface RouteConfig {
+  readonly match: { readonly pathPrefix: string; readonly host: string | null };
+  readonly origin: string;
+  readonly volume: string | null;
+}
+
+export interface PolicyConfig {
+  readonly writeMethods: readonly string[];
+  readonly reserve: Amount;
+  readonly floodStage: number;
+  readonly floodRelease: number;
+  readonly minFreeInodes: number;
+  readonly maxBodySize: number;
+  readonly unknownLength: number;
+  readonly staleAfter: number;
+  readonly onUnknown: 'admit' | 'reject';
+  readonly retryAfter: number;
+}
+
+export interface LedgerConfig {
+  readonly backend: 'memory' | 'redis';
+  readonly url: string;
+}
+
+export interface TelemetryConfig {
+  readonly serviceName: string;
+  readonly traces: {
+    readonly exporter: 'otlp' | 'console' | 'none';
+    readonly endpoint: string;
+  };
+  readonly metrics: { readonly prometheus: boolean };
+}
+
+export interface PluginConfig {
+  readonly name: string;
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export interface GatewayConfig {
+  readonly log: { readonly level: LogLevel };
+  readonly listen: ListenConfig;
+  readonly admin: AdminConfig;
+  readonly via: ViaConfig;
+  readonly headers: HeadersConfig;
+  readonly origins: readonly OriginConfig[];
+  readonly routes: readonly RouteConfig[];
+  readonly policy: PolicyConfig;
+  readonly ledger: LedgerConfig;
+  readonly telemetry: TelemetryConfig;
+  readonly plugins: readonly PluginConfig[];
+}

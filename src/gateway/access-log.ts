@@ -1,0 +1,32 @@
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.js';
+import type { Exchange } from './exchange.js';
+
+const COUNTED = Symbol('headroom.counted');
+type CountedSocket = Socket & { [COUNTED]?: { read: number; written: number } };
+
+/**
+ * One line per exchange when it ends. Bytes are counted on the connection
+ * (head and body, as nginx's $request_length and $bytes_sent), from where
+ * the previous exchange on the same connection ended.
+ */
+export function logAccess(logger: Logger, exchange: Exchange): void {
+  const { req, res } = exchange;
+  const socket = req.socket as CountedSocket;
+  const before = socket[COUNTED] ?? { read: 0, written: 0 };
+  const now = { read: socket.bytesRead, written: socket.bytesWritten };
+  socket[COUNTED] = now;
+  logger.info({
+    msg: 'access',
+    method: req.method,
+    path: exchange.path || req.url,
+    // 499, as nginx logs it: the client went away before the response was complete.
+    status: res.writableFinished ? res.statusCode : 499,
+    bytesIn: now.read - before.read,
+    bytesOut: now.written - before.written,
+    durationMs: Math.round((performance.now() - exchange.startedAt) * 1000) / 1000,
+    origin: exchange.route?.origin.name ?? null,
+    upstreamFailure: exchange.upstreamFailure ?? undefined,
+    client: socket.remoteAddress,
+  });
+}

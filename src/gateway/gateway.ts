@@ -1,0 +1,157 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { once } from 'node:events';
+import type { GatewayConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { discardBody } from '../http/linger.js';
+import { sendProblem, sendProblemOnSocket, type Signature } from '../http/own-answer.js';
+import type { Problem } from '../http/problem.js';
+import { viaEntry } from '../http/via.js';
+import { logAccess } from './access-log.js';
+import { clientErrorProblem } from './client-error.js';
+import { createExchange, type Exchange } from './exchange.js';
+import { createOrigin, type Origin } from './origin.js';
+import { RouteTable } from './route-table.js';
+import type { Step } from './step.js';
+import { checkFraming } from './steps/check-framing.js';
+import { detectLoop } from './steps/detect-loop.js';
+import { selectRoute } from './steps/select-route.js';
+import { Upstream } from './upstream.js';
+
+export interface GatewayOptions {
+  readonly logger: Logger;
+  /** Steps that run after the route is chosen, before forwarding (the storage guard is one). */
+  readonly steps?: readonly Step[];
+}
+
+export interface Gateway {
+  readonly address: AddressInfo;
+  readonly origins: ReadonlyMap<string, Origin>;
+  /**
+   * Stops accepting connections, lets in-flight exchanges finish for up to
+   * `listen.drainTimeout`, then closes whatever is left.
+   */
+  shutdown(): Promise<void>;
+}
+
+export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
+  const { logger } = options;
+  const origins = new Map(config.origins.map((o) => [o.name, createOrigin(o)] as const));
+  const pseudonym = config.via.enabled ? config.via.pseudonym : null;
+  const signature: Signature = { via: pseudonym && viaEntry('1.1', pseudonym), server: config.headers.server };
+  const linger = { time: config.listen.lingerTime, bytes: config.listen.lingerBytes };
+
+  const steps: readonly Step[] = [
+    checkFraming,
+    ...(pseudonym ? [detectLoop(pseudonym)] : []),
+    selectRoute(new RouteTable(config.routes, origins)),
+    ...(options.steps ?? []),
+  ];
+
+  const answer = (exchange: Exchange, problem: Problem): void => {
+    const { req, res } = exchange;
+    if (res.headersSent || res.destroyed) return;
+    sendProblem(req, res, problem, signature);
+    // A client waiting on 100-continue sends no body; Node closes that connection.
+    if (!exchange.expectsContinue) discardBody(req, linger);
+  };
+
+  const upstream = new Upstream({ pseudonym, xForwarded: config.headers.xForwarded, onFailure: answer });
+
+  const proceed = (exchange: Exchange): void => {
+    if (exchange.expectsContinue) exchange.res.writeContinue();
+    upstream.forward(exchange);
+  };
+
+  const run = (exchange: Exchange, from: number): void => {
+    for (let i = from; i < steps.length; i++) {
+      const outcome = steps[i]!(exchange);
+      if (outcome instanceof Promise) {
+        outcome.then(
+          (problem) => (problem ? answer(exchange, problem) : run(exchange, i + 1)),
+          (err: unknown) => {
+            logger.error({ err }, 'a request step failed');
+            answer(exchange, internalError);
+          },
+        );
+        return;
+      }
+      if (outcome) return answer(exchange, outcome);
+    }
+    proceed(exchange);
+  };
+
+  const inFlight = new Set<Exchange>();
+  let draining = false;
+  let drained: (() => void) | null = null;
+
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
+    const exchange = createExchange(req, res, expectsContinue);
+    inFlight.add(exchange);
+    if (draining) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      inFlight.delete(exchange);
+      logAccess(logger, exchange);
+      if (inFlight.size === 0) drained?.();
+    });
+    run(exchange, 0);
+  };
+
+  const server = http.createServer({
+    maxHeaderSize: config.listen.maxHeaderSize,
+    requireHostHeader: false, // checked in checkFraming, so that the 400 is our own answer
+    requestTimeout: 0, // uploads may take long; the head still has headersTimeout
+  });
+  server.on('request', (req, res) => handle(req, res, false));
+  server.on('checkContinue', (req, res) => handle(req, res, true));
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    sendProblem(req, res, expectationFailed(req.headers.expect), signature);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const problem = clientErrorProblem(err, socket);
+    if (problem) sendProblemOnSocket(socket, problem, signature);
+    else socket.destroy();
+    logger.info({ msg: 'refused at the parser', code: err.code, status: problem?.status, client: socket.remoteAddress });
+  });
+
+  server.listen(config.listen.port, config.listen.host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  logger.info({ msg: 'gateway listening', host: address.address, port: address.port, origins: [...origins.keys()] });
+
+  const shutdown = async (): Promise<void> => {
+    draining = true;
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const { res } of inFlight) {
+      if (!res.headersSent) res.setHeader('Connection', 'close');
+    }
+    if (inFlight.size > 0) {
+      const allDone = new Promise<void>((resolve) => (drained = resolve));
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.listen.drainTimeout).unref());
+      await Promise.race([allDone, deadline]);
+      if (inFlight.size > 0) logger.warn({ msg: 'drain timeout: closing exchanges still in flight', inFlight: inFlight.size });
+    }
+    server.closeAllConnections();
+    await closed;
+    upstream.close();
+    for (const origin of origins.values()) origin.agent.destroy();
+  };
+
+  return { address, origins, shutdown };
+}
+
+const internalError: Problem = {
+  status: 500,
+  error: 'internal_error',
+  detail: 'The gateway failed while deciding about this request; it was not forwarded.',
+  suggestedAction: 'Retry; if it persists, report it with the gateway’s log.',
+};
+
+function expectationFailed(expect: string | undefined): Problem {
+  return {
+    status: 417,
+    error: 'expectation_failed',
+    detail: `Expect "${expect ?? ''}" is not supported; only "100-continue" is.`,
+    suggestedAction: 'Send the request without that Expect header.',
+  };
+}

@@ -1,0 +1,147 @@
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import httpProxy from 'http-proxy';
+import { stripHopByHop } from '../http/hop-by-hop.js';
+import { appendVia, viaEntry } from '../http/via.js';
+import type { Exchange, UpstreamFailure } from './exchange.js';
+import type { Problem } from '../http/problem.js';
+
+export interface UpstreamOptions {
+  /** Pseudonym for Via, or null when Via is off. */
+  readonly pseudonym: string | null;
+  readonly xForwarded: boolean;
+  /** Called when the exchange with the origin fails before a response started. */
+  readonly onFailure: (exchange: Exchange, problem: Problem) => void;
+}
+
+const EXCHANGE = Symbol('headroom.exchange');
+type Tracked = IncomingMessage & { [EXCHANGE]?: Exchange };
+
+/**
+ * Streams an admitted request to its origin and the response back, on
+ * http-proxy. Headers are prepared here (hop-by-hop removed, Via and
+ * X-Forwarded-* added); the response is written by us so that its headers
+ * are filtered the same way and its Via appended.
+ */
+export class Upstream {
+  readonly #proxy: httpProxy;
+  readonly #options: UpstreamOptions;
+
+  constructor(options: UpstreamOptions) {
+    this.#options = options;
+    this.#proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false, changeOrigin: false });
+    this.#proxy.on('proxyReq', (proxyReq, req) => this.#onProxyReq(proxyReq, req as Tracked));
+    this.#proxy.on('proxyRes', (proxyRes, _req, res) => this.#onProxyRes(proxyRes, res as ServerResponse));
+    // Errors reach the per-request callback; this listener only keeps a
+    // stray one from crashing the process (http-proxy throws without it).
+    this.#proxy.on('error', () => undefined);
+  }
+
+  forward(exchange: Exchange): void {
+    const { req, res } = exchange;
+    const route = exchange.route!;
+    prepareRequestHeaders(req, this.#options);
+    (req as Tracked)[EXCHANGE] = exchange;
+    this.#proxy.web(req, res, { target: route.origin.target, agent: route.origin.agent }, (err: Error) =>
+      this.#failed(exchange, err as NodeJS.ErrnoException),
+    );
+  }
+
+  #onProxyReq(proxyReq: ClientRequest, req: Tracked): void {
+    const exchange = req[EXCHANGE]!;
+    const { connectTimeout, timeout } = exchange.route!.origin.config;
+    const giveUp = (failure: UpstreamFailure) => () => {
+      exchange.upstreamFailure = failure;
+      proxyReq.destroy(Object.assign(new Error(`origin ${failure.replace('_', ' ')}`), { code: 'ETIMEDOUT' }));
+    };
+    const socket = proxyReq.socket;
+    if (socket?.connecting) {
+      const timer = setTimeout(giveUp('connect_timeout'), connectTimeout);
+      socket.once('connect', () => clearTimeout(timer));
+      proxyReq.once('close', () => clearTimeout(timer));
+    }
+    proxyReq.setTimeout(timeout, giveUp('timeout'));
+    // http-proxy misses a client that leaves after sending its whole request
+    // (node-http-proxy#1586): end the upstream exchange with the client's.
+    exchange.res.once('close', () => {
+      if (!exchange.res.writableFinished) proxyReq.destroy();
+    });
+  }
+
+  #onProxyRes(proxyRes: IncomingMessage, res: ServerResponse): void {
+    const headers = proxyRes.headers;
+    stripHopByHop(headers);
+    if (this.#options.pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, this.#options.pseudonym));
+    res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
+    proxyRes.pipe(res);
+    // An origin that breaks off mid-response must not look like a complete one.
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete) res.destroy();
+    });
+  }
+
+  #failed(exchange: Exchange, err: NodeJS.ErrnoException): void {
+    const { res } = exchange;
+    exchange.upstreamFailure ??= classify(err);
+    if (res.headersSent || res.destroyed || exchange.req.destroyed) {
+      res.destroy();
+      return;
+    }
+    this.#options.onFailure(exchange, upstreamProblem(exchange));
+  }
+
+  close(): void {
+    this.#proxy.close();
+  }
+}
+
+function classify(err: NodeJS.ErrnoException): UpstreamFailure {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'refused';
+    case 'ECONNRESET':
+    case 'EPIPE':
+      return 'reset';
+    default:
+      return 'error';
+  }
+}
+
+function upstreamProblem(exchange: Exchange): Problem {
+  const origin = exchange.route!.origin;
+  const members = { origin: origin.name, upstream_failure: exchange.upstreamFailure };
+  if (exchange.upstreamFailure === 'timeout' || exchange.upstreamFailure === 'connect_timeout') {
+    const limit = exchange.upstreamFailure === 'timeout' ? origin.config.timeout : origin.config.connectTimeout;
+    return {
+      status: 504,
+      error: 'gateway_timeout',
+      detail: `Origin "${origin.name}" did not answer within ${limit} ms.`,
+      suggestedAction: 'Retry later; if it persists, the origin is overloaded or unreachable.',
+      members,
+    };
+  }
+  return {
+    status: 502,
+    error: 'bad_gateway',
+    detail: `Origin "${origin.name}" could not be reached (${exchange.upstreamFailure}).`,
+    suggestedAction: 'Retry later; if it persists, check that the origin is running.',
+    members,
+  };
+}
+
+function prepareRequestHeaders(req: IncomingMessage, options: UpstreamOptions): void {
+  const headers = req.headers;
+  const chunked = headers['transfer-encoding'] !== undefined;
+  stripHopByHop(headers);
+  delete headers.expect;
+  // Node frames a body of unknown length by itself only for some methods;
+  // say so explicitly for all, so that no body is ever sent unframed.
+  if (chunked) headers['transfer-encoding'] = 'chunked';
+  if (options.pseudonym) headers.via = appendVia(headers.via, viaEntry(req.httpVersion, options.pseudonym));
+  if (options.xForwarded) {
+    const client = req.socket.remoteAddress ?? '';
+    const prior = headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
+    headers['x-forwarded-proto'] = 'http';
+    if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
+  }
+}

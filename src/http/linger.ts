@@ -1,0 +1,46 @@
+import type { IncomingMessage } from 'node:http';
+
+export interface LingerLimits {
+  /** How long to keep discarding, in ms. */
+  readonly time: number;
+  /** How much to discard, in bytes. */
+  readonly bytes: number;
+}
+
+/** Whether the request announced a body (its bytes may still be arriving). */
+export function announcesBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * nginx's lingering close, for a request answered before its body was read:
+ * read and discard what still arrives so that the client, still writing,
+ * reads the answer instead of meeting a reset. Within the limits the body
+ * ends and the connection stays usable; past them the gateway half-closes
+ * (FIN, not RST) and reads on for one more period before letting go.
+ */
+export function discardBody(req: IncomingMessage, limits: LingerLimits): void {
+  if (req.complete || !announcesBody(req)) return;
+  const socket = req.socket;
+  let seen = 0;
+  let release: NodeJS.Timeout | undefined;
+  const stop = (): void => {
+    clearTimeout(deadline);
+    if (release || socket.destroyed) return;
+    socket.end();
+    release = setTimeout(() => socket.destroy(), limits.time);
+    release.unref();
+  };
+  const deadline = setTimeout(stop, limits.time);
+  deadline.unref();
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > limits.bytes) stop();
+  });
+  req.once('end', () => clearTimeout(deadline));
+  socket.once('close', () => {
+    clearTimeout(deadline);
+    clearTimeout(release);
+  });
+}

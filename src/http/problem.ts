@@ -1,0 +1,75 @@
+import { STATUS_CODES } from 'node:http';
+import Negotiator from 'negotiator';
+
+/**
+ * An answer the gateway makes itself (SPEC §6). What to say is decided by
+ * whoever refuses; how it is said — media type, headers — is decided here.
+ */
+export interface Problem {
+  readonly status: number;
+  /** Machine-readable code, e.g. `loop_detected`. */
+  readonly error: string;
+  /** What happened to this request, for a person. */
+  readonly detail: string;
+  /** What the user can do about it. */
+  readonly suggestedAction: string;
+  /** Seconds; sent as Retry-After and `retry_after`. */
+  readonly retryAfter?: number;
+  /** Extension members: `quota_available`, `origin`, `volume`, … */
+  readonly members?: Readonly<Record<string, string | number | null>>;
+}
+
+export interface RenderedProblem {
+  readonly contentType: string;
+  readonly body: Buffer;
+}
+
+const PROBLEM_JSON = 'application/problem+json';
+const JSON_TYPE = 'application/json';
+const HTML = 'text/html';
+const OFFERED = [PROBLEM_JSON, JSON_TYPE, HTML];
+
+/** The RFC 9457 object; the same members are sent as problem+json and as JSON. */
+export function problemObject(problem: Problem): Record<string, unknown> {
+  return {
+    type: `urn:headroom:problem:${problem.error}`,
+    title: STATUS_CODES[problem.status] ?? 'Error',
+    status: problem.status,
+    detail: problem.detail,
+    error: problem.error,
+    message: problem.detail,
+    ...problem.members,
+    ...(problem.retryAfter === undefined ? {} : { retry_after: problem.retryAfter }),
+    suggested_action: problem.suggestedAction,
+  };
+}
+
+/** Renders by `Accept`: problem+json unless the client prefers HTML or plain JSON. */
+export function renderProblem(problem: Problem, accept: string | undefined): RenderedProblem {
+  const type = accept ? new Negotiator({ headers: { accept } }).mediaType(OFFERED) : PROBLEM_JSON;
+  if (type === HTML) return { contentType: 'text/html; charset=utf-8', body: Buffer.from(html(problem)) };
+  const contentType = type === JSON_TYPE ? JSON_TYPE : PROBLEM_JSON;
+  return { contentType, body: Buffer.from(JSON.stringify(problemObject(problem)) + '\n') };
+}
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+
+function html(problem: Problem): string {
+  const title = `${problem.status} ${STATUS_CODES[problem.status] ?? 'Error'}`;
+  const rows = Object.entries(problem.members ?? {})
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(String(v))}</td></tr>`)
+    .join('');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
+th{text-align:left;padding-right:1rem;font-weight:600}code{background:#f3f3f3;padding:0 .2em}</style></head>
+<body><h1>${escape(title)}</h1>
+<p>${escape(problem.detail)}</p>
+<p><strong>What you can do:</strong> ${escape(problem.suggestedAction)}</p>
+${rows ? `<table>${rows}</table>` : ''}
+<p><small>Answered by the gateway (<code>${escape(problem.error)}</code>).</small></p>
+</body></html>
+`;
+}

@@ -58,6 +58,7 @@ export const formats: Record<string, convict.Format> = {
       if (typeof amount !== 'object' || amount === null) {
         throw new Error(`${SIZE_EXPECTED}, or a share like "5%"`);
       }
+      if (!('share' in amount) && !('bytes' in amount)) throw new Error(`${SIZE_EXPECTED}, or a share like "5%"`);
       if ('share' in amount && !isShare(amount.share)) {
         throw new Error('expected a share between 0% and 100%');
       }

@@ -13,6 +13,7 @@ import {
   withEnvAndArgs,
 } from './schema.js';
 import { problemLines, validateSection } from './section.js';
+import { checkStructure } from './structure.js';
 import { crossCheck } from './cross-check.js';
 import type {
   AgentSourceConfig,
@@ -61,9 +62,10 @@ export function loadGatewayConfig(source: ConfigSource): ConfigResult {
     env: source.env ?? process.env,
     args: [...(source.args ?? [])],
   });
-  const problems: string[] = [];
+  const structure = checkStructure(gatewaySchema, data, '');
+  const problems: string[] = [...structure.problems];
   try {
-    top.load(data);
+    top.load(structure.cleaned);
     top.validate({ allowed: 'strict' });
   } catch (err) {
     problems.push(...problemLines((err as Error).message, ''));
@@ -109,9 +111,12 @@ function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]
   if (origin === null) return null;
   const { agent, local, health } = origin.headroom;
   const headroomAt = `${at}.headroom`;
-  const agentConfig = agent == null ? null : take<AgentSourceConfig>(agentSourceSchema, agent, `${headroomAt}.agent`, required.agent, problems);
-  const localRaw = local == null ? null : take<LocalSourceConfig>(localSourceSchema, local, `${headroomAt}.local`, required.local, problems);
-  const healthConfig = health == null ? null : take<HealthConfig>(healthSchema, health, `${headroomAt}.health`, [], problems);
+  // A section that is not a mapping was reported with the origin itself.
+  const section = <T>(value: unknown, schema: convict.Schema<unknown>, key: string, keys: readonly string[]): T | null =>
+    typeof value === 'object' && value !== null ? take<T>(schema, value, `${headroomAt}.${key}`, keys, problems) : null;
+  const agentConfig = section<AgentSourceConfig>(agent, agentSourceSchema, 'agent', required.agent);
+  const localRaw = section<LocalSourceConfig>(local, localSourceSchema, 'local', required.local);
+  const healthConfig = section<HealthConfig>(health, healthSchema, 'health', []);
   const localConfig = localRaw && { ...localRaw, paths: localRaw.paths.map((p) => path.resolve(baseDir, p)) };
   return { ...origin, url: origin.url.replace(/\/+$/, ''), headroom: { agent: agentConfig, local: localConfig, health: healthConfig } };
 }

@@ -1,5 +1,6 @@
 import convict from 'convict';
 import './formats.js';
+import { checkStructure } from './structure.js';
 
 export interface SectionResult<T> {
   /** Null only when the value is not a mapping; otherwise read even with problems, so nested sections are checked too. */
@@ -47,9 +48,11 @@ export function validateSection<T>(
       problems.push(`${path}.${key}: missing; this key is required`);
     }
   }
+  const structure = checkStructure(schema, given, `${path}.`);
+  problems.push(...structure.problems);
   const section = convict(schema, { env: {}, args: [] });
   try {
-    section.load(given);
+    section.load(structure.cleaned);
     section.validate({ allowed: 'strict' });
   } catch (err) {
     const lines = problemLines((err as Error).message, `${path}.`);

@@ -1,0 +1,42 @@
+import { Writable } from 'node:stream';
+import { loadGatewayConfig } from '../../src/config/load.js';
+import type { GatewayConfig } from '../../src/config/types.js';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { createLogger } from '../../src/log.js';
+
+/** A valid config for one origin at `originUrl`, routed at `/`, on an ephemeral loopback port. */
+export function configFor(originUrl: string, values: Record<string, unknown> = {}): GatewayConfig {
+  const result = loadGatewayConfig({
+    file: null,
+    env: {},
+    values: {
+      listen: { host: '127.0.0.1', port: 0, ...(values.listen as object) },
+      origins: [{ name: 'files', url: originUrl, connectTimeout: '1s', timeout: '2s' }],
+      routes: [{ match: { pathPrefix: '/' }, origin: 'files' }],
+      log: { level: 'info' },
+      ...Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'listen')),
+    },
+  });
+  if (!result.ok) throw new Error(result.problems.join('\n'));
+  return result.config;
+}
+
+export interface RunningGateway extends Gateway {
+  readonly url: string;
+  readonly port: number;
+  /** Access-log lines written so far. */
+  readonly logLines: Array<Record<string, unknown>>;
+}
+
+export async function startTestGateway(config: GatewayConfig): Promise<RunningGateway> {
+  const logLines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const gateway = await startGateway(config, { logger: createLogger(config.log.level, sink) });
+  const port = gateway.address.port;
+  return Object.assign(gateway, { url: `http://127.0.0.1:${port}`, port, logLines });
+}

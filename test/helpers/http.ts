@@ -1,0 +1,58 @@
+import http from 'node:http';
+import net from 'node:net';
+
+export interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One request on a fresh connection, the whole answer read. */
+export function request(url: string, options: http.RequestOptions = {}, body?: Buffer | string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent: false, ...options }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Writes raw bytes on a socket and reads until the server closes it or
+ * `idleMs` pass without data; returns what came back.
+ */
+export function rawExchange(port: number, bytes: string | Buffer, idleMs = 500): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(bytes));
+    let received = '';
+    let timer = setTimeout(() => socket.end(), idleMs);
+    socket.on('data', (d) => {
+      received += d.toString('latin1');
+      clearTimeout(timer);
+      timer = setTimeout(() => socket.end(), idleMs);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? resolve(received) : reject(err)));
+  });
+}
+
+/** Status code of the first response in a raw answer, or 0. */
+export function statusOf(raw: string): number {
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1] ?? 0);
+}
+
+/** Resolves once `check` holds, polling; rejects at the deadline with `what`. */
+export async function until(check: () => boolean | Promise<boolean>, what: string, deadlineMs = 5000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

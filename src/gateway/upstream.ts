@@ -82,7 +82,7 @@ export class Upstream {
   #failed(exchange: Exchange, err: NodeJS.ErrnoException): void {
     const { res } = exchange;
     exchange.upstreamFailure ??= classify(err);
-    if (res.headersSent || res.destroyed || exchange.req.destroyed) {
+    if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }

@@ -105,3 +105,28 @@ t.test('a refused upload is answered while its body still arrives (lingering clo
   }
   t.equal(origin.stats.requests, 0);
 });
+
+t.test('a refused request that expects 100-continue gets its final answer and no 100', async (t) => {
+  const origin = await startTestOrigin();
+  const loaded = loadGatewayConfig({
+    file: null,
+    env: {},
+    values: {
+      listen: { host: '127.0.0.1', port: 0 },
+      origins: [{ name: 'a', url: origin.url }],
+      routes: [{ match: { pathPrefix: '/only/' }, origin: 'a' }],
+    },
+  });
+  if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
+  const gateway = await startTestGateway(loaded.config);
+  t.teardown(async () => {
+    await gateway.shutdown();
+    await origin.close();
+  });
+  const { rawExchange, statusOf } = await import('./helpers/http.js');
+  const answer = await rawExchange(gateway.port, 'PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n', 2000);
+  t.equal(statusOf(answer), 404, 'the final status comes first');
+  t.notMatch(answer, /100 Continue/, 'no 100 Continue was sent');
+  t.match(answer, /\r\nConnection: close\r\n/, 'the connection closes, so the unsent body cannot be taken for a request');
+  t.equal(origin.stats.requests, 0);
+});

@@ -25,7 +25,7 @@ export function selectRoute(routes: RouteTable): Step {
       return {
         status: 404,
         error: 'no_route',
-        detail: `No route of this gateway matches ${req.headers.host ?? ''}${target.path}.`,
+        detail: `No route of this gateway matches host "${req.headers.host ?? ''}", path "${target.path}".`,
         suggestedAction: 'Check the URL, or add a route for it to the gateway’s configuration.',
         members: { path: target.path },
       };

@@ -1,7 +1,6 @@
 import t from 'tap';
-import { configFor, startTestGateway } from './helpers/gateway.js';
+import { originBehindGateway } from './helpers/gateway.js';
 import { rawExchange, statusOf } from './helpers/http.js';
-import { startTestOrigin } from './helpers/origin.js';
 
 // Requests an origin could frame differently from the gateway (smuggling)
 // or that are malformed: each is answered by the gateway, none forwarded.
@@ -25,12 +24,7 @@ const cases: Array<[string, string, number]> = [
 ];
 
 t.test('malformed and smuggling-shaped requests are answered by the gateway and never forwarded', async (t) => {
-  const origin = await startTestOrigin();
-  const gateway = await startTestGateway(configFor(origin.url));
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  const { origin, gateway } = await originBehindGateway(t);
   for (const [name, raw, status] of cases) {
     const answer = await rawExchange(gateway.port, raw, 300);
     t.equal(statusOf(answer), status, `${name}: ${status}`);
@@ -42,12 +36,7 @@ t.test('malformed and smuggling-shaped requests are answered by the gateway and 
 });
 
 t.test('an absolute-form request target is routed by its authority and forwarded in origin-form', async (t) => {
-  const origin = await startTestOrigin();
-  const gateway = await startTestGateway(configFor(origin.url));
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  const { origin, gateway } = await originBehindGateway(t);
   const answer = await rawExchange(gateway.port, 'OPTIONS http://files.example/a?x=1 HTTP/1.1\r\nHost: ignored\r\nConnection: close\r\n\r\n');
   t.equal(statusOf(answer), 200);
   t.equal(origin.stats.requests, 1);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { configFor, startTestGateway } from './helpers/gateway.js';
+import { configFor, originBehindGateway, startTestGateway } from './helpers/gateway.js';
 import { request } from './helpers/http.js';
 import { startTestOrigin } from './helpers/origin.js';
 
@@ -40,15 +40,11 @@ t.test('every WebDAV method answers through the gateway as it does directly', as
     t.match(b.headers.via, /^1\.1 headroom-1$/, `${method} ${path}: Via on the response`);
   }
   t.equal(behind.stats.bodyBytes, direct.stats.bodyBytes, 'the origin behind the gateway received the same body bytes');
+  t.equal(behind.stats.connections, 1, `${steps.length} exchanges shared one keep-alive connection to the origin`);
 });
 
 t.test('a chunked upload of unknown length streams through and is stored whole', async (t) => {
-  const origin = await startTestOrigin();
-  const gateway = await startTestGateway(configFor(origin.url));
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  const { gateway } = await originBehindGateway(t);
   const http = await import('node:http');
   const status = await new Promise<number>((resolve, reject) => {
     const req = http.request(`${gateway.url}/chunked.bin`, { method: 'PUT', agent: false }, (res) => {

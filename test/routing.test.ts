@@ -1,7 +1,7 @@
 import t from 'tap';
 import http from 'node:http';
 import { loadGatewayConfig } from '../src/config/load.js';
-import { startTestGateway } from './helpers/gateway.js';
+import { originBehindGateway, startTestGateway } from './helpers/gateway.js';
 import { request } from './helpers/http.js';
 import { startTestOrigin } from './helpers/origin.js';
 
@@ -41,23 +41,7 @@ t.test('routes: first match by path prefix and host; no match is a 404 from the 
 });
 
 t.test('the gateway’s own answers follow Accept', async (t) => {
-  const origin = await startTestOrigin();
-  const loaded = loadGatewayConfig({
-    file: null,
-    env: {},
-    values: {
-      listen: { host: '127.0.0.1', port: 0 },
-      headers: { server: 'guard-7' },
-      origins: [{ name: 'a', url: origin.url }],
-      routes: [{ match: { pathPrefix: '/only/' }, origin: 'a' }],
-    },
-  });
-  if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
-  const gateway = await startTestGateway(loaded.config);
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  const { gateway } = await originBehindGateway(t, { headers: { server: 'guard-7' }, routes: [{ match: { pathPrefix: '/only/' }, origin: 'files' }] });
   const ask = (accept?: string) => request(`${gateway.url}/nope`, accept ? { headers: { accept } } : {});
   const plain = await ask();
   t.equal(plain.headers['content-type'], 'application/problem+json', 'problem+json by default');
@@ -74,22 +58,7 @@ t.test('the gateway’s own answers follow Accept', async (t) => {
 });
 
 t.test('a refused upload is answered while its body still arrives (lingering close)', async (t) => {
-  const origin = await startTestOrigin();
-  const loaded = loadGatewayConfig({
-    file: null,
-    env: {},
-    values: {
-      listen: { host: '127.0.0.1', port: 0 },
-      origins: [{ name: 'a', url: origin.url }],
-      routes: [{ match: { pathPrefix: '/only/' }, origin: 'a' }],
-    },
-  });
-  if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
-  const gateway = await startTestGateway(loaded.config);
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  const { origin, gateway } = await originBehindGateway(t, { routes: [{ match: { pathPrefix: '/only/' }, origin: 'files' }] });
   // A Node client writes the whole 8 MiB body and only then reads: without
   // lingering it meets EPIPE/ECONNRESET instead of the 404.
   for (const connection of ['keep-alive', 'close']) {
@@ -107,22 +76,7 @@ t.test('a refused upload is answered while its body still arrives (lingering clo
 });
 
 t.test('a refused request that expects 100-continue gets its final answer and no 100', async (t) => {
-  const origin = await startTestOrigin();
-  const loaded = loadGatewayConfig({
-    file: null,
-    env: {},
-    values: {
-      listen: { host: '127.0.0.1', port: 0 },
-      origins: [{ name: 'a', url: origin.url }],
-      routes: [{ match: { pathPrefix: '/only/' }, origin: 'a' }],
-    },
-  });
-  if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
-  const gateway = await startTestGateway(loaded.config);
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  const { origin, gateway } = await originBehindGateway(t, { routes: [{ match: { pathPrefix: '/only/' }, origin: 'files' }] });
   const { rawExchange, statusOf } = await import('./helpers/http.js');
   const answer = await rawExchange(gateway.port, 'PUT /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n', 2000);
   t.equal(statusOf(answer), 404, 'the final status comes first');

@@ -1,7 +1,7 @@
 import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
-import { configFor, startTestGateway } from './helpers/gateway.js';
+import { configFor, gatewayFor, originBehindGateway, startTestGateway } from './helpers/gateway.js';
 import { request, until } from './helpers/http.js';
 import { startTestOrigin } from './helpers/origin.js';
 
@@ -16,8 +16,7 @@ async function freePort(): Promise<number> {
 
 t.test('origin down: 502 problem+json with Via; origin back: the next request succeeds', async (t) => {
   const port = await freePort();
-  const gateway = await startTestGateway(configFor(`http://127.0.0.1:${port}`));
-  t.teardown(() => gateway.shutdown());
+  const gateway = await gatewayFor(t, `http://127.0.0.1:${port}`);
 
   const started = performance.now();
   const down = await request(`${gateway.url}/file`, { method: 'PUT', headers: { 'content-length': '5' } }, 'hello');
@@ -63,21 +62,13 @@ t.test('an origin that resets mid-response: the client sees a broken response, n
     });
   }).listen(0, '127.0.0.1');
   await once(liar, 'listening');
-  const gateway = await startTestGateway(configFor(`http://127.0.0.1:${(liar.address() as net.AddressInfo).port}`));
-  t.teardown(async () => {
-    await gateway.shutdown();
-    liar.close();
-  });
+  t.teardown(() => liar.close());
+  const gateway = await gatewayFor(t, `http://127.0.0.1:${(liar.address() as net.AddressInfo).port}`);
   await t.rejects(request(`${gateway.url}/partial`), 'the client’s read fails instead of ending cleanly');
 });
 
 t.test('a client that leaves mid-upload aborts the upstream request; the origin keeps no file', async (t) => {
-  const origin = await startTestOrigin();
-  const gateway = await startTestGateway(configFor(origin.url));
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  const { origin, gateway } = await originBehindGateway(t);
   const socket = net.connect(gateway.port, '127.0.0.1');
   await once(socket, 'connect');
   socket.write('PUT /partial.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n');

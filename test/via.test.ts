@@ -3,7 +3,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { appendVia, viaHasPseudonym } from '../src/http/via.js';
-import { configFor, startTestGateway } from './helpers/gateway.js';
+import { gatewayFor } from './helpers/gateway.js';
 import { request } from './helpers/http.js';
 
 t.test('via helpers', async (t) => {
@@ -44,11 +44,8 @@ async function recordingOrigin(): Promise<{ url: string; seen: http.IncomingHttp
 
 t.test('Via is appended both ways and hop-by-hop headers stop at the gateway', async (t) => {
   const origin = await recordingOrigin();
-  const gateway = await startTestGateway(configFor(origin.url));
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  t.teardown(() => origin.close());
+  const gateway = await gatewayFor(t, origin.url);
   const reply = await request(`${gateway.url}/x?q=1`, {
     headers: {
       via: '1.0 fred',
@@ -80,11 +77,8 @@ t.test('Via is appended both ways and hop-by-hop headers stop at the gateway', a
 
 t.test('a request carrying our own pseudonym is a loop: 508, never forwarded', async (t) => {
   const origin = await recordingOrigin();
-  const gateway = await startTestGateway(configFor(origin.url));
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  t.teardown(() => origin.close());
+  const gateway = await gatewayFor(t, origin.url);
   const reply = await request(`${gateway.url}/loop`, { method: 'PUT', headers: { via: '1.0 fred, 1.1 headroom-1', 'content-length': '5' } }, 'hello');
   t.equal(reply.status, 508);
   t.equal(reply.headers['content-type'], 'application/problem+json');
@@ -99,11 +93,8 @@ t.test('a request carrying our own pseudonym is a loop: 508, never forwarded', a
 
 t.test('with Via disabled nothing is appended', async (t) => {
   const origin = await recordingOrigin();
-  const gateway = await startTestGateway(configFor(origin.url, { via: { enabled: false } }));
-  t.teardown(async () => {
-    await gateway.shutdown();
-    await origin.close();
-  });
+  t.teardown(() => origin.close());
+  const gateway = await gatewayFor(t, origin.url, { via: { enabled: false } });
   const reply = await request(`${gateway.url}/x`, { headers: { via: '1.0 fred' } });
   t.equal(origin.seen[0]!.via, '1.0 fred');
   t.equal(reply.headers.via, '1.1 origin-x');

@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import type { Test } from 'tap';
+import { startTestOrigin, type TestOrigin } from './origin.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
@@ -39,4 +41,21 @@ export async function startTestGateway(config: GatewayConfig): Promise<RunningGa
   const gateway = await startGateway(config, { logger: createLogger(config.log.level, sink) });
   const port = gateway.address.port;
   return Object.assign(gateway, { url: `http://127.0.0.1:${port}`, port, logLines });
+}
+
+/**
+ * A file-storing origin behind a gateway configured by `configFor(origin, values)`;
+ * both are closed when the test ends.
+ */
+export async function originBehindGateway(t: Test, values: Record<string, unknown> = {}): Promise<{ origin: TestOrigin; gateway: RunningGateway }> {
+  const origin = await startTestOrigin();
+  t.teardown(() => origin.close());
+  return { origin, gateway: await gatewayFor(t, origin.url, values) };
+}
+
+/** A gateway in front of `originUrl`, shut down when the test ends. */
+export async function gatewayFor(t: Test, originUrl: string, values: Record<string, unknown> = {}): Promise<RunningGateway> {
+  const gateway = await startTestGateway(configFor(originUrl, values));
+  t.teardown(() => gateway.shutdown());
+  return gateway;
 }

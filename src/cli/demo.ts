@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadGatewayConfig } from '../config/load.js';
@@ -6,19 +6,34 @@ import { startSampleOrigin } from '../demo/sample-origin.js';
 import { startGateway } from '../gateway/gateway.js';
 import { createLogger, flushLog } from '../log.js';
 
-/** `headroom demo`: a sample file store on loopback, guarded by the gateway. */
+const MiB = 1024 * 1024;
+
+/**
+ * `headroom demo`: a sample file store on loopback whose directory has a
+ * fixed allocation of 48 MiB, 30 MiB of it already used, behind the gateway.
+ * A 1 MiB upload fits; a 20 MiB one does not (about 15 MiB are usable).
+ */
 export async function runDemo(): Promise<void> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'headroom-demo-'));
-  const origin = await startSampleOrigin(root, 0);
+  const store = path.join(root, 'store');
+  const uploads = path.join(root, 'to-upload');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(store);
+  await mkdir(uploads);
+  await writeFile(path.join(store, 'already-there.bin'), Buffer.alloc(30 * MiB));
+  await writeFile(path.join(uploads, 'small.bin'), Buffer.alloc(1 * MiB, 1));
+  await writeFile(path.join(uploads, 'big.bin'), Buffer.alloc(20 * MiB, 2));
+
+  const origin = await startSampleOrigin(store, 0);
   const result = loadGatewayConfig({
     file: null,
     env: process.env,
-    args: [
-      '--listen.host', '127.0.0.1',
-      '--listen.port', process.env.HEADROOM_LISTEN_PORT ?? '8080',
-      '--origins', JSON.stringify([{ name: 'demo', url: origin.url, headroom: { local: { paths: [root], capacity: '32MiB' } } }]),
-      '--routes', JSON.stringify([{ match: { pathPrefix: '/' }, origin: 'demo' }]),
-    ],
+    values: {
+      listen: { host: '127.0.0.1', port: Number(process.env.HEADROOM_LISTEN_PORT ?? 8080) },
+      origins: [{ name: 'demo', url: origin.url, headroom: { local: { paths: [store], capacity: '48MiB', interval: '500ms' } } }],
+      routes: [{ match: { pathPrefix: '/' }, origin: 'demo' }],
+      policy: { reserve: '5%' },
+    },
   });
   if (!result.ok) throw new Error(`the demo's configuration is invalid:\n${result.problems.join('\n')}`);
   const logger = createLogger(result.config.log.level);
@@ -26,13 +41,15 @@ export async function runDemo(): Promise<void> {
   const base = `http://127.0.0.1:${gateway.address.port}`;
   process.stderr.write(`
 Headroom demo
-  gateway   ${base}/   (guards the sample origin below)
-  origin    ${origin.url}/   storing files in ${root}
+  gateway   ${base}/   guards the sample origin below
+  origin    ${origin.url}/   stores files in ${store}
+            (a 48 MiB allocation, 30 MiB used, 5% kept in reserve)
 
-Try:
-  curl -sS -i -T package.json ${base}/package.json
-  curl -sS -i ${base}/package.json
-  curl -sS -i -H 'Via: 1.1 headroom-1' ${base}/loop      # 508: a request that already passed this gateway
+An upload that fits (201):
+  curl -sS -o /dev/null -w '%{http_code}\\n' -T ${path.join(uploads, 'small.bin')} ${base}/small.bin
+
+An upload that does not (507, and no byte of it reaches the origin):
+  curl -sS -w '\\n%{http_code}\\n' -T ${path.join(uploads, 'big.bin')} ${base}/big.bin
 
 Stop with Ctrl-C.
 `);

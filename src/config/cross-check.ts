@@ -61,8 +61,8 @@ export function crossCheck(config: GatewayConfig): string[] {
   policy.writeMethods.forEach((method, i) => {
     if (!METHOD.test(method)) problems.push(`policy.writeMethods[${i}]: expected an upper-case HTTP method, got "${method}"`);
   });
-  if (config.ledger.backend === 'redis' && config.ledger.url === '') {
-    problems.push('ledger.url: missing; the redis backend needs a redis:// URL');
+  if (config.ledger.backend === 'redis') {
+    problems.push('ledger.backend: "redis" is not available in this version yet; use "memory"');
   }
   config.plugins.forEach((plugin, i) => {
     problems.push(`plugins[${i}].name: no plugin named "${plugin.name}" is available in this version`);

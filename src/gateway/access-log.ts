@@ -26,6 +26,8 @@ export function logAccess(logger: Logger, exchange: Exchange): void {
     bytesOut: now.written - before.written,
     durationMs: Math.round((performance.now() - exchange.startedAt) * 1000) / 1000,
     origin: exchange.route?.origin.name ?? null,
+    decision: exchange.decision?.verdict,
+    reason: exchange.decision?.reason,
     upstreamFailure: exchange.upstreamFailure ?? undefined,
     client: socket.remoteAddress,
   });

@@ -1,4 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Decision } from '../admission/decision.js';
+import type { Problem } from '../http/problem.js';
 import type { Route } from './route-table.js';
 
 /** Why an upstream exchange failed, as the gateway classifies it. */
@@ -6,21 +8,43 @@ export type UpstreamFailure = 'connect_timeout' | 'timeout' | 'refused' | 'reset
 
 /**
  * One request's way through the gateway. Steps read and fill it; the
- * exchange's end (the response's `close`) is where everything is settled.
+ * response's `close` is where everything it holds is settled.
  */
-export interface Exchange {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+export class Exchange {
   /** `performance.now()` when the request arrived. */
-  readonly startedAt: number;
-  /** The client sent `Expect: 100-continue` and is waiting for our word. */
-  readonly expectsContinue: boolean;
+  readonly startedAt = performance.now();
   /** The request target's path (without query), in origin-form. */
-  path: string;
-  route: Route | null;
-  upstreamFailure: UpstreamFailure | null;
-}
+  path = '';
+  route: Route | null = null;
+  /** The admission decision, for a write. */
+  decision: Decision | null = null;
+  /** Told the size of each body chunk before it goes to the origin. */
+  meter: ((bytes: number) => void) | null = null;
+  /** Told the origin's status when its response starts. */
+  onOriginStatus: ((status: number) => void) | null = null;
+  /** The request toward the origin, once it has a connection. */
+  upstreamRequest: ClientRequest | null = null;
+  upstreamFailure: UpstreamFailure | null = null;
+  /** Why the gateway stopped the upload mid-stream; answered in place of a 502. */
+  cutReason: Problem | null = null;
 
-export function createExchange(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Exchange {
-  return { req, res, startedAt: performance.now(), expectsContinue, path: '', route: null, upstreamFailure: null };
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    /** The client sent `Expect: 100-continue` and is waiting for our word. */
+    readonly expectsContinue: boolean,
+  ) {}
+
+  /**
+   * Stops the upload toward the origin mid-body: the origin sees an
+   * incomplete request, never a short complete one. What the client still
+   * sends is read and dropped by the answer's lingering close.
+   */
+  cut(reason: Problem): void {
+    if (this.cutReason) return;
+    this.cutReason = reason;
+    this.upstreamRequest?.destroy(new Error(`upload stopped by the gateway: ${reason.error}`));
+    this.req.unpipe();
+    this.req.resume();
+  }
 }

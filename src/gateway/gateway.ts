@@ -9,7 +9,7 @@ import type { Problem } from '../http/problem.js';
 import { viaEntry } from '../http/via.js';
 import { logAccess } from './access-log.js';
 import { clientErrorProblem } from './client-error.js';
-import { createExchange, type Exchange } from './exchange.js';
+import { Exchange } from './exchange.js';
 import { createOrigin, type Origin } from './origin.js';
 import { RouteTable } from './route-table.js';
 import type { Step } from './step.js';
@@ -17,16 +17,23 @@ import { checkFraming } from './steps/check-framing.js';
 import { detectLoop } from './steps/detect-loop.js';
 import { selectRoute } from './steps/select-route.js';
 import { Upstream } from './upstream.js';
+import { storageGuard } from '../admission/guard.js';
+import { HeadroomRegistry } from '../headroom/registry.js';
+import { startLocalSource } from '../headroom/local-source.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { MemoryLedger } from '../ledger/memory-ledger.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
-  /** Steps that run after the route is chosen, before forwarding (the storage guard is one). */
+  /** Steps that run after the storage guard, before forwarding. */
   readonly steps?: readonly Step[];
 }
 
 export interface Gateway {
   readonly address: AddressInfo;
   readonly origins: ReadonlyMap<string, Origin>;
+  readonly registry: HeadroomRegistry;
+  readonly ledger: Ledger;
   /**
    * Stops accepting connections, lets in-flight exchanges finish for up to
    * `listen.drainTimeout`, then closes whatever is left.
@@ -41,10 +48,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const signature: Signature = { via: pseudonym && viaEntry('1.1', pseudonym), server: config.headers.server };
   const linger = { time: config.listen.lingerTime, bytes: config.listen.lingerBytes };
 
+  const registry = new HeadroomRegistry(config.policy);
+  const ledger = new MemoryLedger();
+  const stopSources = config.origins.flatMap((o) => (o.headroom.local ? [startLocalSource(o.name, o.headroom.local, registry, logger)] : []));
+
   const steps: readonly Step[] = [
     checkFraming,
     ...(pseudonym ? [detectLoop(pseudonym)] : []),
     selectRoute(new RouteTable(config.routes, origins)),
+    storageGuard({ registry, ledger, policy: config.policy }),
     ...(options.steps ?? []),
   ];
 
@@ -86,7 +98,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let drained: (() => void) | null = null;
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
-    const exchange = createExchange(req, res, expectsContinue);
+    const exchange = new Exchange(req, res, expectsContinue);
     inFlight.add(exchange);
     if (draining) res.setHeader('Connection', 'close');
     res.once('close', () => {
@@ -134,10 +146,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     server.closeAllConnections();
     await closed;
     upstream.close();
+    for (const stop of stopSources) stop();
     for (const origin of origins.values()) origin.agent.destroy();
   };
 
-  return { address, origins, shutdown };
+  return { address, origins, registry, ledger, shutdown };
 }
 
 const internalError: Problem = {

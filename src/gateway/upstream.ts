@@ -30,7 +30,7 @@ export class Upstream {
     this.#options = options;
     this.#proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false, changeOrigin: false });
     this.#proxy.on('proxyReq', (proxyReq, req) => this.#onProxyReq(proxyReq, req as Tracked));
-    this.#proxy.on('proxyRes', (proxyRes, _req, res) => this.#onProxyRes(proxyRes, res as ServerResponse));
+    this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req as Tracked, res as ServerResponse));
     // Errors reach the per-request callback; this listener only keeps a
     // stray one from crashing the process (http-proxy throws without it).
     this.#proxy.on('error', () => undefined);
@@ -41,6 +41,10 @@ export class Upstream {
     const route = exchange.route!;
     prepareRequestHeaders(req, this.#options);
     (req as Tracked)[EXCHANGE] = exchange;
+    // Registered before http-proxy's pipe, so the meter sees each chunk
+    // before it is written upstream and can stop it.
+    const meter = exchange.meter;
+    if (meter) req.on('data', (chunk: Buffer) => meter(chunk.length));
     this.#proxy.web(req, res, { target: route.origin.target, agent: route.origin.agent }, (err: Error) =>
       this.#failed(exchange, err as NodeJS.ErrnoException),
     );
@@ -48,6 +52,11 @@ export class Upstream {
 
   #onProxyReq(proxyReq: ClientRequest, req: Tracked): void {
     const exchange = req[EXCHANGE]!;
+    exchange.upstreamRequest = proxyReq;
+    if (exchange.cutReason) {
+      proxyReq.destroy(new Error(`upload stopped by the gateway: ${exchange.cutReason.error}`));
+      return;
+    }
     const { connectTimeout, timeout } = exchange.route!.origin.config;
     const giveUp = (failure: UpstreamFailure) => () => {
       exchange.upstreamFailure = failure;
@@ -67,7 +76,8 @@ export class Upstream {
     });
   }
 
-  #onProxyRes(proxyRes: IncomingMessage, res: ServerResponse): void {
+  #onProxyRes(proxyRes: IncomingMessage, req: Tracked, res: ServerResponse): void {
+    req[EXCHANGE]?.onOriginStatus?.(proxyRes.statusCode ?? 0);
     const headers = proxyRes.headers;
     stripHopByHop(headers);
     if (this.#options.pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, this.#options.pseudonym));
@@ -81,12 +91,12 @@ export class Upstream {
 
   #failed(exchange: Exchange, err: NodeJS.ErrnoException): void {
     const { res } = exchange;
-    exchange.upstreamFailure ??= classify(err);
+    if (!exchange.cutReason) exchange.upstreamFailure ??= classify(err);
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }
-    this.#options.onFailure(exchange, upstreamProblem(exchange));
+    this.#options.onFailure(exchange, exchange.cutReason ?? upstreamProblem(exchange));
   }
 
   close(): void {

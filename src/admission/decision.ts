@@ -1,0 +1,96 @@
+import type { Amount, PolicyConfig } from '../config/types.js';
+import type { VolumeSnapshot } from '../headroom/snapshot.js';
+
+/** What the admission decision needs to know about a write. */
+export interface WriteFacts {
+  /** The body's declared size; null when unknown (chunked, no size header). */
+  readonly declaredBytes: number | null;
+  /** The write may create a file or collection, and so needs an inode. */
+  readonly creates: boolean;
+}
+
+/** A volume's state as the decision sees it; null when no source reports it. */
+export interface VolumeView {
+  readonly snapshot: VolumeSnapshot | null;
+  readonly flooded: boolean;
+  readonly markedFull: boolean;
+  readonly reservedBytes: number;
+  readonly writtenSinceSnapshot: number;
+}
+
+/** `headroom.reason` values (SPEC §8) the core decision gives. */
+export type Reason = 'fits' | 'insufficient_storage' | 'too_large' | 'flood_stage' | 'inodes' | 'stale';
+
+/** The figures behind a decision, for the answer's body and the trace. */
+export interface Figures {
+  readonly requestedBytes: number | null;
+  readonly totalBytes: number | null;
+  readonly availableBytes: number | null;
+  /** totalBytes − reserve: the most a write could ever get. */
+  readonly capacityBytes: number | null;
+  /** What a write can get now (may be negative when overcommitted by the disk itself). */
+  readonly usableBytes: number | null;
+  readonly reservedBytes: number;
+  readonly freeInodes: number | null;
+  readonly snapshotAgeMs: number | null;
+}
+
+export type Decision =
+  | { readonly verdict: 'admit'; readonly reason: 'fits'; readonly reserveBytes: number; readonly figures: Figures }
+  | { readonly verdict: 'admit_unknown'; readonly reason: 'stale'; readonly reserveBytes: number; readonly figures: Figures }
+  | { readonly verdict: 'reject'; readonly status: 413 | 503 | 507; readonly reason: Reason; readonly figures: Figures };
+
+export function reserveOf(amount: Amount, totalBytes: number): number {
+  return 'bytes' in amount ? amount.bytes : Math.ceil(amount.share * totalBytes);
+}
+
+/** usable(V) = available − reserve − reserved − written since the snapshot (SPEC §5). */
+export function usableBytes(snapshot: VolumeSnapshot, view: Pick<VolumeView, 'reservedBytes' | 'writtenSinceSnapshot'>, policy: Pick<PolicyConfig, 'reserve'>): number {
+  return snapshot.availableBytes - reserveOf(policy.reserve, snapshot.totalBytes) - view.reservedBytes - view.writtenSinceSnapshot;
+}
+
+/**
+ * The admission decision for one write (SPEC §5), every rule in order:
+ *
+ * 1. declared size > maxBodySize (when set)               → 413 too_large
+ * 2. declared size > capacity (fresh snapshot)            → 413 too_large
+ * 3. volume in flood stage (kept while data is stale)     → 507 flood_stage
+ * 4. the origin answered 507 since the last snapshot      → 507 insufficient_storage
+ * 5. no snapshot, or older than staleAfter                → onUnknown: admit_unknown | 503 stale
+ * 6. a creating write and free inodes < minFreeInodes     → 507 inodes
+ * 7. declared size > usable (unknown size: no room left)  → 507 insufficient_storage
+ * 8. otherwise                                            → admit, reserving the declared size
+ *    (unknown size: unknownLength, at most what is usable; it grows as the body streams)
+ */
+export function decide(facts: WriteFacts, view: VolumeView | null, policy: PolicyConfig, now: number): Decision {
+  const requested = facts.declaredBytes;
+  const snapshot = view?.snapshot ?? null;
+  const age = snapshot ? Math.max(0, now - snapshot.takenAt) : null;
+  const fresh = snapshot !== null && age! <= policy.staleAfter;
+  const reserve = snapshot ? reserveOf(policy.reserve, snapshot.totalBytes) : null;
+  const usable = snapshot && view ? usableBytes(snapshot, view, policy) : null;
+  const figures: Figures = {
+    requestedBytes: requested,
+    totalBytes: snapshot?.totalBytes ?? null,
+    availableBytes: snapshot?.availableBytes ?? null,
+    capacityBytes: snapshot ? snapshot.totalBytes - reserve! : null,
+    usableBytes: usable,
+    reservedBytes: view?.reservedBytes ?? 0,
+    freeInodes: snapshot?.freeInodes ?? null,
+    snapshotAgeMs: age,
+  };
+  const reject = (status: 413 | 503 | 507, reason: Reason): Decision => ({ verdict: 'reject', status, reason, figures });
+
+  if (requested !== null && policy.maxBodySize > 0 && requested > policy.maxBodySize) return reject(413, 'too_large');
+  if (fresh && requested !== null && requested > figures.capacityBytes!) return reject(413, 'too_large');
+  if (view?.flooded) return reject(507, 'flood_stage');
+  if (view?.markedFull) return reject(507, 'insufficient_storage');
+  if (!fresh) {
+    if (policy.onUnknown === 'reject') return reject(503, 'stale');
+    return { verdict: 'admit_unknown', reason: 'stale', reserveBytes: requested ?? policy.unknownLength, figures };
+  }
+  const freeInodes = snapshot.freeInodes;
+  if (facts.creates && freeInodes !== null && freeInodes < policy.minFreeInodes) return reject(507, 'inodes');
+  if (requested === null ? usable! <= 0 : requested > usable!) return reject(507, 'insufficient_storage');
+  return { verdict: 'admit', reason: 'fits', reserveBytes: requested ?? Math.min(policy.unknownLength, usable!), figures };
+}

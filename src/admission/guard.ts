@@ -1,0 +1,89 @@
+import type { PolicyConfig } from '../config/types.js';
+import type { HeadroomRegistry } from '../headroom/registry.js';
+import type { VolumeState } from '../headroom/volume-state.js';
+import type { Ledger, Reservation } from '../ledger/ledger.js';
+import type { Exchange } from '../gateway/exchange.js';
+import type { Step } from '../gateway/step.js';
+import { decide, usableBytes, type VolumeView } from './decision.js';
+import { refusalProblem, type RefusalContext } from './refusal.js';
+import { writeFacts } from './write-facts.js';
+
+export interface GuardDependencies {
+  readonly registry: HeadroomRegistry;
+  readonly ledger: Ledger;
+  readonly policy: PolicyConfig;
+}
+
+/**
+ * The storage guard as a step of the request's way: decides about every
+ * write before any byte of it (or a 100 Continue) goes out, reserves what
+ * it admits, and meters the body as it streams.
+ */
+export function storageGuard({ registry, ledger, policy }: GuardDependencies): Step {
+  const writeMethods = new Set(policy.writeMethods);
+  const retryAfter = Math.ceil(policy.retryAfter / 1000);
+
+  return (exchange) => {
+    const { req, res } = exchange;
+    if (!writeMethods.has(req.method!)) return undefined;
+    const route = exchange.route!;
+    const state = route.volume === null ? null : registry.volume(route.origin.name, route.volume);
+    const decision = decide(writeFacts(req.method!, req.headers), state && viewOf(state, ledger), policy, Date.now());
+    exchange.decision = decision;
+    const context: RefusalContext = { origin: route.origin.name, volume: route.volume, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize };
+    if (decision.verdict === 'reject') return refusalProblem(decision, context);
+    if (state === null) return undefined;
+
+    const reservation = ledger.reserve(state.key, decision.reserveBytes);
+    res.once('close', reservation.release);
+    exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
+    exchange.onOriginStatus = (status) => {
+      if (status === 507) state.markFull();
+    };
+    return undefined;
+  };
+}
+
+/**
+ * Streamed bytes move from the reservation to the volume's written count.
+ * A body that outgrows its reservation (unknown length) holds the next
+ * stretch of up to unknownLength while the volume has room; when it has
+ * none, the upload is cut before the chunk that does not fit goes out.
+ */
+function meter(
+  exchange: Exchange,
+  state: VolumeState,
+  reservation: Reservation,
+  { ledger, policy, context }: { ledger: Ledger; policy: PolicyConfig; context: RefusalContext },
+): (bytes: number) => void {
+  return (bytes) => {
+    state.addWritten(bytes);
+    const covered = Math.min(bytes, reservation.bytes);
+    reservation.consume(covered);
+    if (covered === bytes) return;
+    const snapshot = state.snapshot;
+    const now = Date.now();
+    if (snapshot === null || now - snapshot.takenAt > policy.staleAfter) return; // unknown: nothing to hold against
+    const view = viewOf(state, ledger);
+    const usable = usableBytes(snapshot, view, policy);
+    if (usable >= 0) {
+      reservation.grow(Math.min(policy.unknownLength, usable));
+      return;
+    }
+    // The same rules as at the door, for a body of unknown length with no room left: a 507.
+    const decision = decide({ declaredBytes: null, creates: false }, view, policy, now);
+    if (decision.verdict !== 'reject') return;
+    exchange.decision = decision;
+    exchange.cut(refusalProblem(decision, context));
+  };
+}
+
+function viewOf(state: VolumeState, ledger: Ledger): VolumeView {
+  return {
+    snapshot: state.snapshot,
+    flooded: state.flooded,
+    markedFull: state.markedFull,
+    reservedBytes: ledger.reservedBytes(state.key),
+    writtenSinceSnapshot: state.writtenSinceSnapshot,
+  };
+}

@@ -1,0 +1,87 @@
+import type { Problem } from '../http/problem.js';
+import type { Decision, Figures } from './decision.js';
+
+export interface RefusalContext {
+  readonly origin: string;
+  readonly volume: string | null;
+  /** Seconds, for Retry-After. */
+  readonly retryAfter: number;
+  readonly minFreeInodes: number;
+  readonly maxBodySize: number;
+}
+
+type Rejection = Extract<Decision, { verdict: 'reject' }>;
+
+const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+/** Quota members (RFC 4331 style): total = capacity, used + available = total. */
+function quota(f: Figures): Record<string, number | null> {
+  const available = f.usableBytes === null ? null : Math.max(0, f.usableBytes);
+  return {
+    requested: f.requestedBytes,
+    quota_available: available,
+    quota_total: f.capacityBytes,
+    quota_used: f.capacityBytes !== null && available !== null ? f.capacityBytes - available : null,
+  };
+}
+
+/** The answer to a refused write: what the decision found, said for a person and a program. */
+export function refusalProblem(decision: Rejection, context: RefusalContext): Problem {
+  const f = decision.figures;
+  const where = context.volume === null ? `origin "${context.origin}"` : `volume ${context.volume} of origin "${context.origin}"`;
+  const size = f.requestedBytes === null ? 'a body of unknown length' : `${f.requestedBytes} bytes`;
+  const members = { ...quota(f), origin: context.origin, volume: context.volume };
+  switch (decision.reason) {
+    case 'too_large': {
+      const overCap = context.maxBodySize > 0 && (f.requestedBytes ?? 0) > context.maxBodySize;
+      return {
+        status: 413,
+        error: 'payload_too_large',
+        detail: overCap
+          ? `${size} exceed the largest body this gateway accepts (${context.maxBodySize} bytes).`
+          : `${size} can never fit: ${where} holds at most ${f.capacityBytes} bytes.`,
+        suggestedAction: 'Send a smaller file, or split it.',
+        members,
+      };
+    }
+    case 'flood_stage':
+      return {
+        status: 507,
+        error: 'storage_flood_stage',
+        detail: `${where} is nearly full; writes are refused until usage falls below the flood release mark.`,
+        suggestedAction: 'Free space on the origin (delete files), then retry.',
+        retryAfter: context.retryAfter,
+        members,
+      };
+    case 'inodes':
+      return {
+        status: 507,
+        error: 'insufficient_inodes',
+        detail: `${where} has ${f.freeInodes} free inodes, fewer than the ${context.minFreeInodes} kept free; no new files can be made.`,
+        suggestedAction: 'Delete files (many small ones use up inodes), then retry.',
+        retryAfter: context.retryAfter,
+        members: { ...members, free_inodes: f.freeInodes, min_free_inodes: context.minFreeInodes },
+      };
+    case 'stale':
+      return {
+        status: 503,
+        error: 'storage_unknown',
+        detail: `How much room ${where} has is unknown right now${f.snapshotAgeMs === null ? '' : ` (last measured ${Math.round(f.snapshotAgeMs / 1000)} s ago)`}; writes wait until it is known.`,
+        suggestedAction: 'Retry later.',
+        retryAfter: context.retryAfter,
+        members,
+      };
+    default:
+      return {
+        status: 507,
+        error: 'insufficient_storage',
+        detail:
+          f.usableBytes === null
+            ? `The origin reported ${where} full; writes are refused until it is measured again.`
+            : `${size} do not fit: ${mib(Math.max(0, f.usableBytes))} usable on ${where}.`,
+        suggestedAction: 'Free space on the origin, send a smaller file, or retry later.',
+        retryAfter: context.retryAfter,
+        members,
+      };
+  }
+}

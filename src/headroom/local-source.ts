@@ -1,0 +1,39 @@
+import type { LocalSourceConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { measureAllocation, measureFilesystem } from './measure.js';
+import type { HeadroomRegistry } from './registry.js';
+import type { VolumeState } from './volume-state.js';
+
+/**
+ * The sidecar's source: measures each configured path on its interval and
+ * records a snapshot. Each poll is scheduled after the previous one ends,
+ * so a slow filesystem never piles polls up. Returns a stop function.
+ */
+export function startLocalSource(origin: string, config: LocalSourceConfig, registry: HeadroomRegistry, logger: Logger): () => void {
+  const timers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+  const poll = async (dir: string, state: VolumeState): Promise<void> => {
+    const mark = state.writtenMark();
+    const takenAt = Date.now();
+    try {
+      const m = config.capacity > 0 ? await measureAllocation(dir, config.capacity) : await measureFilesystem(dir);
+      state.record({ ...m, takenAt, source: 'local' }, mark);
+    } catch (err) {
+      const message = `cannot measure ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      if (state.lastError !== message) logger.warn({ msg: 'volume measurement failed', origin, volume: dir, error: message });
+      state.recordError(message);
+    }
+    if (stopped) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      void poll(dir, state);
+    }, config.interval);
+    timer.unref();
+    timers.add(timer);
+  };
+  for (const dir of config.paths) void poll(dir, registry.volume(origin, dir));
+  return () => {
+    stopped = true;
+    for (const timer of timers) clearTimeout(timer);
+  };
+}

@@ -94,15 +94,18 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
 
   const inFlight = new Set<Exchange>();
+  const onSocket = new WeakMap<Socket, Exchange>();
   let draining = false;
   let drained: (() => void) | null = null;
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     const exchange = new Exchange(req, res, expectsContinue);
     inFlight.add(exchange);
+    onSocket.set(req.socket, exchange);
     if (draining) res.setHeader('Connection', 'close');
     res.once('close', () => {
       inFlight.delete(exchange);
+      onSocket.delete(req.socket);
       logAccess(logger, exchange);
       if (inFlight.size === 0) drained?.();
     });
@@ -121,9 +124,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const problem = clientErrorProblem(err, socket);
-    if (problem) sendProblemOnSocket(socket, problem, signature);
-    else socket.destroy();
     logger.info({ msg: 'refused at the parser', code: err.code, status: problem?.status, client: socket.remoteAddress });
+    if (!problem) return void socket.destroy();
+    // Bytes past a request's end that do not parse (a body longer than its
+    // Content-Length, say): the request before them is answered, then the
+    // connection closes; the stray bytes go nowhere.
+    const pending = onSocket.get(socket);
+    if (!pending) return sendProblemOnSocket(socket, problem, signature);
+    if (!pending.res.headersSent) pending.res.setHeader('Connection', 'close');
+    pending.res.once('close', () => socket.end());
   });
 
   server.listen(config.listen.port, config.listen.host);

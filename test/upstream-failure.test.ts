@@ -67,17 +67,20 @@ t.test('an origin that resets mid-response: the client sees a broken response, n
   await t.rejects(request(`${gateway.url}/partial`), 'the client’s read fails instead of ending cleanly');
 });
 
-t.test('a client that leaves mid-upload aborts the upstream request; the origin keeps no file', async (t) => {
-  const { origin, gateway } = await originBehindGateway(t);
-  const socket = net.connect(gateway.port, '127.0.0.1');
-  await once(socket, 'connect');
-  socket.write('PUT /partial.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n');
-  socket.write(Buffer.alloc(1_000_000));
-  await until(() => origin.stats.bodyBytes > 0, 'the origin to receive the start of the body');
-  socket.destroy();
-  await until(() => gateway.logLines.some((l) => l.path === '/partial.bin'), 'the exchange to end');
-  const { readdir } = await import('node:fs/promises');
-  await until(async () => (await readdir(origin.root)).length === 0, 'the origin to drop its partial upload');
-  t.ok(origin.stats.bodyBytes < 10_000_000, 'the origin never received a complete body');
-  t.equal(gateway.logLines.find((l) => l.path === '/partial.bin')!.status, 499, 'logged as 499, client gone');
-});
+for (const leave of ['destroy', 'end'] as const) {
+  t.test(`a client that leaves mid-upload (${leave}) aborts the upstream request; the origin keeps no file`, async (t) => {
+    const { origin, gateway } = await originBehindGateway(t);
+    const socket = net.connect(gateway.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('PUT /partial.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n');
+    socket.write(Buffer.alloc(1_000_000));
+    await until(() => origin.stats.bodyBytes > 0, 'the origin to receive the start of the body');
+    socket[leave]();
+    await until(() => gateway.logLines.some((l) => l.path === '/partial.bin'), 'the exchange to end');
+    const { readdir } = await import('node:fs/promises');
+    await until(async () => (await readdir(origin.root)).length === 0, 'the origin to drop its partial upload');
+    t.ok(origin.stats.bodyBytes < 10_000_000, 'the origin never received a complete body');
+    t.equal(gateway.logLines.find((l) => l.path === '/partial.bin')!.status, 499, 'logged as 499, client gone');
+    socket.destroy();
+  });
+}

@@ -7,7 +7,8 @@ import type { Problem } from '../http/problem.js';
  * or null when there is nobody left to answer.
  */
 export function clientErrorProblem(err: NodeJS.ErrnoException, socket: Socket): Problem | null {
-  if (err.code === 'ECONNRESET' || !socket.writable) return null;
+  // The client left, or closed its side mid-request: nobody to answer.
+  if (err.code === 'ECONNRESET' || err.code === 'HPE_INVALID_EOF_STATE' || !socket.writable) return null;
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     return {
       status: 431,

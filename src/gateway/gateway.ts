@@ -125,12 +125,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const problem = clientErrorProblem(err, socket);
     logger.info({ msg: 'refused at the parser', code: err.code, status: problem?.status, client: socket.remoteAddress });
-    if (!problem) return void socket.destroy();
-    // Bytes past a request's end that do not parse (a body longer than its
-    // Content-Length, say): the request before them is answered, then the
-    // connection closes; the stray bytes go nowhere.
     const pending = onSocket.get(socket);
+    // Gone, or broken inside a body being forwarded: the exchange cannot
+    // finish, and destroying the socket aborts it upstream too.
+    if (!problem || (pending && !pending.req.complete)) return void socket.destroy();
     if (!pending) return sendProblemOnSocket(socket, problem, signature);
+    // Bytes past a complete request that do not parse (a body longer than
+    // its Content-Length, say): that request is answered, then the
+    // connection closes; the stray bytes go nowhere.
     if (!pending.res.headersSent) pending.res.setHeader('Connection', 'close');
     pending.res.once('close', () => socket.end());
   });

@@ -1,4 +1,7 @@
 import t, { type Test } from 'tap';
+import http from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -100,4 +103,49 @@ t.test('size headers stand in for Content-Length on chunked uploads', async (t) 
     t.equal(statusOf(answer), 507, `${header}: 8 MiB declared, refused`);
   }
   t.equal(origin.stats.requests, 0);
+});
+
+t.test('an origin’s 507 passes through untouched and marks the volume full until a fresh snapshot', async (t) => {
+  let received = 0;
+  const origin = http.createServer((req, res) => {
+    received++;
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/full') {
+        res.writeHead(507, { 'content-type': 'text/plain', server: 'origin-x' });
+        res.end('disk full\n');
+      } else {
+        res.writeHead(201, { 'content-length': '0' });
+        res.end();
+      }
+    });
+  });
+  origin.listen(0, '127.0.0.1');
+  await once(origin, 'listening');
+  t.teardown(() => {
+    origin.closeAllConnections();
+    origin.close();
+  });
+  const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-volume-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const gateway = await gatewayFor(t, url, {
+    origins: [{ name: 'files', url, headroom: { local: { paths: [dir], capacity: '16MiB', interval: '300ms' } } }],
+  });
+  const state = () => gateway.registry.get('files', dir);
+  await until(() => state()?.snapshot != null, 'the first snapshot');
+
+  const full = await request(`${gateway.url}/full`, { method: 'PUT', headers: { 'content-length': '3' } }, 'abc');
+  t.equal(full.status, 507);
+  t.equal(full.headers.server, 'origin-x', 'the origin’s own headers');
+  t.equal(full.body.toString(), 'disk full\n', 'and body, untouched');
+  const markedAt = Date.now();
+  const next = await request(`${gateway.url}/other`, { method: 'PUT', headers: { 'content-length': '3' } }, 'abc');
+  t.equal(next.status, 507, 'the next write is refused by the gateway');
+  t.equal(next.headers.server, 'headroom');
+  t.equal(received, 1, 'without reaching the origin');
+  await until(() => (state()?.snapshot?.takenAt ?? 0) > markedAt, 'a fresh snapshot');
+  const after = await request(`${gateway.url}/other`, { method: 'PUT', headers: { 'content-length': '3' } }, 'abc');
+  t.equal(after.status, 201, 'a fresh snapshot showing room lifts the mark');
+  t.equal(received, 2);
 });

@@ -1,53 +1,59 @@
 #!/usr/bin/env node
 import YAML from 'yaml';
 import { flagsAsArgv, parseArguments } from './cli/arguments.js';
+import { agentFlags, loadAgentConfig, looksLikeAgentConfig } from './config/agent-config.js';
+import { readConfigFile } from './config/file.js';
 import { gatewayFlags, loadGatewayConfig } from './config/load.js';
 import { redact } from './config/redact.js';
-import type { GatewayConfig } from './config/types.js';
-import { runProxy } from './cli/proxy.js';
+import { runAgent, runProxy } from './cli/run.js';
 import { runDemo } from './cli/demo.js';
 
 const USAGE = `usage:
   headroom proxy --config FILE [--key value ...]   run the gateway
-  headroom check-config FILE [--key value ...]     validate a config file and print the effective config
+  headroom agent --config FILE [--key value ...]   run the agent on an origin host
+  headroom check-config FILE [--key value ...]     validate a gateway or agent config file; print the effective config
   headroom demo                                    a sample origin guarded by the gateway, on loopback
 
-Any config key can be given as --<key.path> value (e.g. --listen.port 8081) or HEADROOM_<KEY_PATH>.`;
+Any config key can be given as --<key.path> value (e.g. --listen.port 8081), or in the
+environment as HEADROOM_<KEY_PATH> (gateway) or HEADROOM_AGENT_<KEY_PATH> (agent).`;
 
 function fail(message: string, code = 2): never {
   process.stderr.write(`headroom: ${message}\n`);
   process.exit(code);
 }
 
-type Loaded = { config: GatewayConfig; file: string | null };
+type Result<T> = { ok: true; config: T } | { ok: false; problems: string[] };
 
-function loadOrExit(file: string | null, flags: ReadonlyMap<string, string>): Loaded {
-  const result = loadGatewayConfig({ file, env: process.env, args: flagsAsArgv(flags, ['config']) });
-  if (!result.ok) {
-    process.stderr.write(result.problems.map((p) => `${p}\n`).join(''));
-    process.exit(1);
-  }
-  return { config: result.config, file };
+function orExit<T>(result: Result<T>): T {
+  if (result.ok) return result.config;
+  process.stderr.write(result.problems.map((p) => `${p}\n`).join(''));
+  process.exit(1);
 }
 
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
-  const parsed = parseArguments(rest, new Set([...gatewayFlags, 'config']));
+  const known = new Set([...(command === 'agent' ? agentFlags : command === 'check-config' ? [...gatewayFlags, ...agentFlags] : gatewayFlags), 'config']);
+  const parsed = parseArguments(rest, known);
   if (!parsed.ok) fail(`${parsed.problem}\n${USAGE}`);
   const { positional, flags } = parsed.args;
+  const source = (file: string | null) => ({ file, env: process.env, args: flagsAsArgv(flags, ['config']) });
   switch (command) {
     case 'check-config': {
       const file = positional[0] ?? flags.get('config');
       if (file === undefined) fail(`check-config needs a FILE\n${USAGE}`);
-      const { config } = loadOrExit(file, flags);
-      process.stdout.write(`# ${file}: valid. Effective configuration (sizes in bytes, durations in ms):\n`);
+      const read = readConfigFile(file);
+      const agent = read.ok && looksLikeAgentConfig(read.data);
+      const config = agent ? orExit(loadAgentConfig(source(file))) : orExit(loadGatewayConfig(source(file)));
+      process.stdout.write(`# ${file}: a valid ${agent ? 'agent' : 'gateway'} configuration. Effective values (sizes in bytes, durations in ms):\n`);
       process.stdout.write(YAML.stringify(redact(config)));
       return;
     }
-    case 'proxy': {
+    case 'proxy':
+    case 'agent': {
       const file = flags.get('config') ?? null;
-      if (file === null) fail(`proxy needs --config FILE\n${USAGE}`);
-      await runProxy(loadOrExit(file, flags).config);
+      if (file === null) fail(`${command} needs --config FILE\n${USAGE}`);
+      if (command === 'proxy') await runProxy(orExit(loadGatewayConfig(source(file))));
+      else await runAgent(orExit(loadAgentConfig(source(file))));
       return;
     }
     case 'demo':

@@ -20,6 +20,7 @@ t.test('SIGTERM during a slow upload: it completes, new connections are refused,
   t.teardown(() => origin.close());
   const gateway = await spawnGateway({
     listen: { host: '127.0.0.1', port: 0, drainTimeout: '20s' },
+    admin: { host: '127.0.0.1', port: 0 },
     origins: [{ name: 'files', url: origin.url }],
     routes: [{ origin: 'files' }],
   });
@@ -62,6 +63,7 @@ t.test('SIGTERM with nothing in flight exits at once', async (t) => {
   t.teardown(() => origin.close());
   const gateway = await spawnGateway({
     listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
     origins: [{ name: 'files', url: origin.url }],
     routes: [{ origin: 'files' }],
   });

@@ -13,6 +13,7 @@ t.test('routes: first match by path prefix and host; no match is a 404 from the 
     env: {},
     values: {
       listen: { host: '127.0.0.1', port: 0 },
+      admin: { host: '127.0.0.1', port: 0 },
       origins: [{ name: 'a', url: a.url }, { name: 'b', url: b.url }],
       routes: [
         { match: { pathPrefix: '/dav/', host: 'B.example' }, origin: 'b' },

@@ -26,6 +26,7 @@ t.test('a 1 GiB PUT arrives byte-identical while the gateway’s memory stays fl
   t.teardown(() => origin.close());
   const gateway = await spawnGateway({
     listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
     origins: [{ name: 'files', url: origin.url }],
     routes: [{ origin: 'files' }],
   });

@@ -27,10 +27,10 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     const { req, res } = exchange;
     if (!writeMethods.has(req.method!)) return undefined;
     const route = exchange.route!;
-    const state = route.volume === null ? null : registry.volume(route.origin.name, route.volume);
+    const state = route.volume === null ? registry.soleVolume(route.origin.name) : registry.volume(route.origin.name, route.volume);
     const decision = decide(writeFacts(req.method!, req.headers), state && viewOf(state, ledger), policy, Date.now());
     exchange.decision = decision;
-    const context: RefusalContext = { origin: route.origin.name, volume: route.volume, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize };
+    const context: RefusalContext = { origin: route.origin.name, volume: state?.volume ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize };
     if (decision.verdict === 'reject') return refusalProblem(decision, context);
     if (state === null) return undefined;
 

@@ -30,6 +30,7 @@ export async function runDemo(): Promise<void> {
     env: process.env,
     values: {
       listen: { host: '127.0.0.1', port: Number(process.env.HEADROOM_LISTEN_PORT ?? 8080) },
+      admin: { host: '127.0.0.1', port: Number(process.env.HEADROOM_ADMIN_PORT ?? 0) },
       origins: [{ name: 'demo', url: origin.url, headroom: { local: { paths: [store], capacity: '48MiB', interval: '500ms' } } }],
       routes: [{ match: { pathPrefix: '/' }, origin: 'demo' }],
       policy: { reserve: '5%' },
@@ -43,6 +44,7 @@ export async function runDemo(): Promise<void> {
 Headroom demo
   gateway   ${base}/   guards the sample origin below
   origin    ${origin.url}/   stores files in ${store}
+  status    http://127.0.0.1:${gateway.adminAddress.port}/   (a page; /status is the same as JSON)
             (a 48 MiB allocation, 30 MiB used, 5% kept in reserve)
 
 An upload that fits (201):

@@ -1,10 +1,9 @@
-import type { GatewayConfig } from './types.js';
 
 const SECRET_KEYS = new Set(['token']);
 const REDACTED = '[redacted]';
 
 /** A copy of the config for printing: every non-empty secret replaced. */
-export function redact(config: GatewayConfig): unknown {
+export function redact(config: object): unknown {
   return JSON.parse(
     JSON.stringify(config, (key, value: unknown) => {
       if (SECRET_KEYS.has(key) && typeof value === 'string' && value !== '') return REDACTED;

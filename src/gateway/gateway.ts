@@ -19,7 +19,10 @@ import { selectRoute } from './steps/select-route.js';
 import { Upstream } from './upstream.js';
 import { storageGuard } from '../admission/guard.js';
 import { HeadroomRegistry } from '../headroom/registry.js';
-import { startLocalSource } from '../headroom/local-source.js';
+import { startSources } from '../headroom/sources.js';
+import { startAdmin } from '../admin/admin-server.js';
+import { gatewayStatus } from '../admin/status.js';
+import { checkHealth } from './steps/check-health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { MemoryLedger } from '../ledger/memory-ledger.js';
 
@@ -31,6 +34,7 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly address: AddressInfo;
+  readonly adminAddress: AddressInfo;
   readonly origins: ReadonlyMap<string, Origin>;
   readonly registry: HeadroomRegistry;
   readonly ledger: Ledger;
@@ -50,12 +54,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const registry = new HeadroomRegistry(config.policy);
   const ledger = new MemoryLedger();
-  const stopSources = config.origins.flatMap((o) => (o.headroom.local ? [startLocalSource(o.name, o.headroom.local, registry, logger)] : []));
+  const stopSources = startSources(origins.values(), registry, logger);
 
   const steps: readonly Step[] = [
     checkFraming,
     ...(pseudonym ? [detectLoop(pseudonym)] : []),
     selectRoute(new RouteTable(config.routes, origins)),
+    checkHealth,
     storageGuard({ registry, ledger, policy: config.policy }),
     ...(options.steps ?? []),
   ];
@@ -140,7 +145,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   server.listen(config.listen.port, config.listen.host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
-  logger.info({ msg: 'gateway listening', host: address.address, port: address.port, origins: [...origins.keys()] });
+  const admin = await startAdmin(config.admin, {
+    origins: [...origins.values()],
+    status: () => gatewayStatus(origins.values(), registry, ledger, config.policy),
+  });
+  logger.info({ msg: 'gateway listening', host: address.address, port: address.port, admin: `${admin.address.address}:${admin.address.port}`, origins: [...origins.keys()] });
 
   const shutdown = async (): Promise<void> => {
     draining = true;
@@ -157,11 +166,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     server.closeAllConnections();
     await closed;
     upstream.close();
-    for (const stop of stopSources) stop();
+    stopSources();
+    await admin.close();
     for (const origin of origins.values()) origin.agent.destroy();
   };
 
-  return { address, origins, registry, ledger, shutdown };
+  return { address, adminAddress: admin.address, origins, registry, ledger, shutdown };
 }
 
 const internalError: Problem = {

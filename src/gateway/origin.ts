@@ -2,6 +2,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Url } from 'node:url';
 import type { OriginConfig } from '../config/types.js';
+import { OriginHealth } from '../headroom/origin-health.js';
+import { SourceStatus } from '../headroom/source-status.js';
 
 /** An origin as the proxy uses it: its parsed target and its own keep-alive pool. */
 export interface Origin {
@@ -10,6 +12,10 @@ export interface Origin {
   /** In the shape http-proxy reads without parsing it again per request. */
   readonly target: Partial<Url>;
   readonly agent: http.Agent;
+  /** Null when no health checks are configured (then it is always used). */
+  readonly health: OriginHealth | null;
+  /** How the origin's agent polls go; null without an agent source. */
+  readonly agentStatus: SourceStatus | null;
 }
 
 export function createOrigin(config: OriginConfig): Origin {
@@ -30,5 +36,7 @@ export function createOrigin(config: OriginConfig): Origin {
       path: url.pathname === '/' ? '' : url.pathname,
     },
     agent: secure ? new https.Agent(options) : new http.Agent(options),
+    health: config.headroom.health ? new OriginHealth(config.headroom.health.rise, config.headroom.health.fall) : null,
+    agentStatus: config.headroom.agent ? new SourceStatus() : null,
   };
 }

@@ -91,7 +91,13 @@ export class Upstream {
 
   #failed(exchange: Exchange, err: NodeJS.ErrnoException): void {
     const { res } = exchange;
-    if (!exchange.cutReason) exchange.upstreamFailure ??= classify(err);
+    if (!exchange.cutReason) {
+      exchange.upstreamFailure ??= classify(err);
+      // Passive health: failing to reach the origin counts like a failed check.
+      if (exchange.upstreamFailure !== 'timeout' && exchange.upstreamFailure !== 'error') {
+        exchange.route!.origin.health?.failure(`${exchange.upstreamFailure} (passive)`);
+      }
+    }
     if (res.headersSent || res.destroyed) {
       res.destroy();
       return;

@@ -17,7 +17,7 @@ export function startLocalSource(origin: string, config: LocalSourceConfig, regi
     const takenAt = Date.now();
     try {
       const m = config.capacity > 0 ? await measureAllocation(dir, config.capacity) : await measureFilesystem(dir);
-      state.record({ ...m, takenAt, source: 'local' }, mark);
+      state.record({ totalBytes: m.totalBytes, availableBytes: m.availableBytes, totalInodes: m.totalInodes, freeInodes: m.freeInodes, takenAt, source: 'local' }, mark);
     } catch (err) {
       const message = `cannot measure ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
       if (state.lastError !== message) logger.warn({ msg: 'volume measurement failed', origin, volume: dir, error: message });

@@ -3,6 +3,9 @@ import path from 'node:path';
 
 export interface Measurement {
   readonly totalBytes: number;
+  /** Free blocks, root's reserve included (statfs bfree). */
+  readonly freeBytes: number;
+  /** What an unprivileged writer can use (statfs bavail). */
   readonly availableBytes: number;
   readonly totalInodes: number;
   readonly freeInodes: number;
@@ -11,7 +14,7 @@ export interface Measurement {
 /** The figures of the filesystem holding `dir` (statfs: exact, and cheap). */
 export async function measureFilesystem(dir: string): Promise<Measurement> {
   const s = await fs.statfs(dir);
-  return { totalBytes: s.blocks * s.bsize, availableBytes: s.bavail * s.bsize, totalInodes: s.files, freeInodes: s.ffree };
+  return { totalBytes: s.blocks * s.bsize, freeBytes: s.bfree * s.bsize, availableBytes: s.bavail * s.bsize, totalInodes: s.files, freeInodes: s.ffree };
 }
 
 /** Bytes stored under `dir` (file sizes, recursively; symbolic links are not followed). */
@@ -33,9 +36,11 @@ export async function bytesStoredUnder(dir: string): Promise<number> {
  */
 export async function measureAllocation(dir: string, capacity: number): Promise<Measurement> {
   const [fsFigures, used] = await Promise.all([measureFilesystem(dir), bytesStoredUnder(dir)]);
+  const availableBytes = Math.max(0, Math.min(capacity - used, fsFigures.availableBytes));
   return {
     totalBytes: capacity,
-    availableBytes: Math.max(0, Math.min(capacity - used, fsFigures.availableBytes)),
+    freeBytes: availableBytes,
+    availableBytes,
     totalInodes: fsFigures.totalInodes,
     freeInodes: fsFigures.freeInodes,
   };

@@ -28,4 +28,19 @@ export class HeadroomRegistry {
   all(): IterableIterator<VolumeState> {
     return this.#volumes.values();
   }
+
+  /** The volumes known for one origin, in the order they were first seen. */
+  *volumesOf(origin: string): IterableIterator<VolumeState> {
+    for (const state of this.#volumes.values()) if (state.origin === origin) yield state;
+  }
+
+  /** The origin's only volume, when it has exactly one (a route need not name it then). */
+  soleVolume(origin: string): VolumeState | null {
+    let found: VolumeState | null = null;
+    for (const state of this.volumesOf(origin)) {
+      if (found) return null;
+      found = state;
+    }
+    return found;
+  }
 }

@@ -13,10 +13,11 @@ export function configFor(originUrl: string, values: Record<string, unknown> = {
     env: {},
     values: {
       listen: { host: '127.0.0.1', port: 0, ...(values.listen as object) },
+      admin: { host: '127.0.0.1', port: 0, ...(values.admin as object) },
       origins: [{ name: 'files', url: originUrl, connectTimeout: '1s', timeout: '2s' }],
       routes: [{ match: { pathPrefix: '/' }, origin: 'files' }],
       log: { level: 'info' },
-      ...Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'listen')),
+      ...Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'listen' && k !== 'admin')),
     },
   });
   if (!result.ok) throw new Error(result.problems.join('\n'));

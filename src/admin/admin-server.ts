@@ -1,0 +1,60 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { AdminConfig } from '../config/types.js';
+import { bearerAllows } from '../http/bearer.js';
+import type { GatewayStatus } from './status.js';
+import { readiness } from './status.js';
+import { statusPage } from './status-page.js';
+import type { Origin } from '../gateway/origin.js';
+
+export interface AdminServer {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+export interface AdminDependencies {
+  readonly origins: Iterable<Origin>;
+  readonly status: () => GatewayStatus;
+}
+
+/**
+ * The admin listener (SPEC §9), on its own address. `/healthz` and
+ * `/readyz` answer without the token, as probes must; `/status` and the
+ * status page need it when one is set.
+ */
+export async function startAdmin(config: AdminConfig, deps: AdminDependencies): Promise<AdminServer> {
+  const send = (res: ServerResponse, status: number, type: string, body: string, headers: http.OutgoingHttpHeaders = {}): void => {
+    res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', ...headers });
+    res.end(body);
+  };
+  const json = (res: ServerResponse, status: number, body: unknown): void => send(res, status, 'application/json', JSON.stringify(body));
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD' });
+    if (path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const ready = readiness(deps.status(), deps.origins);
+      return json(res, ready.ready ? 200 : 503, { status: ready.ready ? 'ready' : 'not ready', waitingFor: ready.waitingFor });
+    }
+    if (!bearerAllows(req.headers, config.token)) {
+      return send(res, 401, 'application/json', JSON.stringify({ error: 'unauthorized', detail: 'send Authorization: Bearer <admin.token>' }), { 'www-authenticate': 'Bearer realm="headroom-admin"' });
+    }
+    if (path === '/status') return json(res, 200, deps.status());
+    if (path === '/') return send(res, 200, 'text/html; charset=utf-8', statusPage(deps.status()));
+    return json(res, 404, { error: 'not_found', detail: 'try /, /status, /healthz or /readyz' });
+  };
+
+  const server = http.createServer(handle);
+  server.listen(config.port, config.host);
+  await once(server, 'listening');
+  return {
+    address: server.address() as AddressInfo,
+    close: async () => {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}

@@ -1,0 +1,65 @@
+import type { GatewayStatus, VolumeStatus } from './status.js';
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+const esc = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+const pct = (part: number, whole: number): string => `${Math.max(0, Math.min(100, (part / whole) * 100)).toFixed(2)}%`;
+
+function size(bytes: number | null): string {
+  if (bytes === null) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let n = Math.abs(bytes);
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) (n /= 1024), u++;
+  return `${bytes < 0 ? '−' : ''}${n.toFixed(u === 0 ? 0 : 1)} ${units[u]}`;
+}
+
+/** One bar: used, reserved for uploads in flight, free; the reserve hatched at the end; flood marks as lines. */
+function bar(v: VolumeStatus, status: GatewayStatus): string {
+  if (v.totalBytes === null || v.availableBytes === null || v.totalBytes === 0) return '<div class="bar unknown">no snapshot yet</div>';
+  const total = v.totalBytes;
+  const used = total - v.availableBytes + v.writtenSinceSnapshotBytes;
+  return `<div class="bar" role="img" aria-label="${esc(v.volume)}: ${size(used)} used, ${size(v.reservedBytes)} reserved of ${size(total)}">
+  <div class="used" style="width:${pct(used, total)}"></div><div class="reserved" style="width:${pct(v.reservedBytes, total)}"></div>
+  <div class="reserve" style="width:${pct(v.reserveBytes ?? 0, total)}" title="kept free (policy.reserve)"></div>
+  <div class="mark release" style="left:${pct(status.floodRelease * total, total)}" title="flood release ${(status.floodRelease * 100).toFixed(0)}%"></div>
+  <div class="mark stage" style="left:${pct(status.floodStage * total, total)}" title="flood stage ${(status.floodStage * 100).toFixed(0)}%"></div>
+</div>`;
+}
+
+function volumeRow(v: VolumeStatus, status: GatewayStatus): string {
+  const flags = [v.flood ? '<span class="bad">flood stage</span>' : '', v.markedFull ? '<span class="bad">origin said 507</span>' : '', v.fresh ? '' : '<span class="warn">stale</span>'].join(' ');
+  return `<section class="volume"><h3>${esc(v.volume)} ${flags}</h3>${bar(v, status)}
+<p class="figures">usable <b>${size(v.usableBytes)}</b> · available ${size(v.availableBytes)} of ${size(v.totalBytes)} · reserved ${size(v.reservedBytes)} · inodes free ${v.freeInodes ?? '–'} · ${v.source ?? 'no source'}, ${v.snapshotAgeMs === null ? 'never measured' : `measured ${(v.snapshotAgeMs / 1000).toFixed(1)} s ago`}${v.lastError ? ` · <span class="bad">${esc(v.lastError)}</span>` : ''}</p></section>`;
+}
+
+/** The status page a person reads at a glance; it reloads itself every 2 s. */
+export function statusPage(status: GatewayStatus): string {
+  const origins = status.origins
+    .map((o) => {
+      const health = o.healthy === null ? '<span class="muted">health unchecked</span>' : o.healthy ? '<span class="good">up</span>' : `<span class="bad">down</span> <small>${esc(o.lastHealthError ?? '')}</small>`;
+      const agentError = o.lastAgentError ? `<p class="bad">agent: ${esc(o.lastAgentError)} <small>(${esc(o.lastAgentErrorAt ?? '')})</small></p>` : '';
+      const volumes = o.volumes.map((v) => volumeRow(v, status)).join('') || '<p class="muted">no volume reported yet</p>';
+      return `<article class="origin"><h2>${esc(o.name)} ${health}</h2><p class="muted">${esc(o.url)}</p>${agentError}${volumes}</article>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>Headroom status</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:56rem;padding:0 1rem;color:#1d232a}
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin-bottom:.2rem}h3{font-size:.95rem;margin:.8rem 0 .3rem;font-weight:600}
+.origin{border:1px solid #dde;border-radius:8px;padding:.6rem 1rem;margin:1rem 0}
+.bar{position:relative;display:flex;height:1.4rem;background:#e9f5ec;border:1px solid #b9c6bd;border-radius:4px;overflow:hidden}
+.bar.unknown{display:block;background:#f3f3f3;color:#777;font-size:.8rem;padding-left:.5rem;line-height:1.4rem}
+.used{background:#4c78a8}.reserved{background:#f2a541}
+.reserve{position:absolute;right:0;top:0;bottom:0;background:repeating-linear-gradient(45deg,#c9c9c9 0 4px,#e6e6e6 4px 8px)}
+.mark{position:absolute;top:0;bottom:0;width:2px}.mark.stage{background:#c0392b}.mark.release{background:#e67e22}
+.figures{font-size:.85rem;margin:.3rem 0 0}.good{color:#1e8449}.bad{color:#c0392b}.warn{color:#b9770e}.muted{color:#777;font-size:.85rem}
+.legend span{display:inline-block;margin-right:1rem;font-size:.8rem}.legend i{display:inline-block;width:.8rem;height:.8rem;vertical-align:middle;margin-right:.3rem}
+</style></head><body>
+<h1>Headroom</h1>
+<p class="legend"><span><i style="background:#4c78a8"></i>used</span><span><i style="background:#f2a541"></i>reserved for uploads in flight</span><span><i style="background:#e9f5ec;border:1px solid #b9c6bd"></i>free</span><span><i style="background:#d0d0d0"></i>kept in reserve</span><span><i style="background:#e67e22"></i>flood release</span><span><i style="background:#c0392b"></i>flood stage</span></p>
+<p class="muted">${size(status.reservedBytes)} reserved in all · refreshed every 2 s</p>
+${origins}
+</body></html>
+`;
+}

@@ -1,0 +1,92 @@
+import type { PolicyConfig } from '../config/types.js';
+import type { Origin } from '../gateway/origin.js';
+import { reserveOf, usableBytes } from '../admission/decision.js';
+import type { HeadroomRegistry } from '../headroom/registry.js';
+import type { Ledger } from '../ledger/ledger.js';
+
+export interface VolumeStatus {
+  readonly volume: string;
+  readonly totalBytes: number | null;
+  readonly availableBytes: number | null;
+  readonly usableBytes: number | null;
+  readonly reservedBytes: number;
+  readonly writtenSinceSnapshotBytes: number;
+  readonly reserveBytes: number | null;
+  readonly totalInodes: number | null;
+  readonly freeInodes: number | null;
+  readonly snapshotAgeMs: number | null;
+  readonly fresh: boolean;
+  readonly flood: boolean;
+  readonly markedFull: boolean;
+  readonly source: string | null;
+  readonly lastError: string | null;
+}
+
+export interface OriginStatus {
+  readonly name: string;
+  readonly url: string;
+  /** null: no health checks, or none has run yet. */
+  readonly healthy: boolean | null;
+  readonly lastHealthError: string | null;
+  readonly lastAgentError: string | null;
+  readonly lastAgentErrorAt: string | null;
+  readonly volumes: readonly VolumeStatus[];
+}
+
+export interface GatewayStatus {
+  readonly reservedBytes: number;
+  readonly floodStage: number;
+  readonly floodRelease: number;
+  readonly origins: readonly OriginStatus[];
+}
+
+/** The `/status` document (SPEC §9): what the gateway knows, as of now. */
+export function gatewayStatus(origins: Iterable<Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now = Date.now()): GatewayStatus {
+  return {
+    reservedBytes: ledger.totalReservedBytes(),
+    floodStage: policy.floodStage,
+    floodRelease: policy.floodRelease,
+    origins: [...origins].map((origin) => ({
+      name: origin.name,
+      url: origin.config.url,
+      healthy: origin.health?.healthy ?? null,
+      lastHealthError: origin.health?.lastError ?? null,
+      lastAgentError: origin.agentStatus?.lastError ?? null,
+      lastAgentErrorAt: origin.agentStatus?.lastErrorAt ? new Date(origin.agentStatus.lastErrorAt).toISOString() : null,
+      volumes: [...registry.volumesOf(origin.name)].map((state) => {
+        const snapshot = state.snapshot;
+        const reservedBytes = ledger.reservedBytes(state.key);
+        const age = snapshot ? now - snapshot.takenAt : null;
+        return {
+          volume: state.volume,
+          totalBytes: snapshot?.totalBytes ?? null,
+          availableBytes: snapshot?.availableBytes ?? null,
+          usableBytes: snapshot ? usableBytes(snapshot, { reservedBytes, writtenSinceSnapshot: state.writtenSinceSnapshot }, policy) : null,
+          reservedBytes,
+          writtenSinceSnapshotBytes: state.writtenSinceSnapshot,
+          reserveBytes: snapshot ? reserveOf(policy.reserve, snapshot.totalBytes) : null,
+          totalInodes: snapshot?.totalInodes ?? null,
+          freeInodes: snapshot?.freeInodes ?? null,
+          snapshotAgeMs: age,
+          fresh: age !== null && age <= policy.staleAfter,
+          flood: state.flooded,
+          markedFull: state.markedFull,
+          source: snapshot?.source ?? null,
+          lastError: state.lastError,
+        };
+      }),
+    })),
+  };
+}
+
+/** Ready: every origin with a source has a fresh snapshot, and every checked origin is up. */
+export function readiness(status: GatewayStatus, origins: Iterable<Origin>): { ready: boolean; waitingFor: string[] } {
+  const waitingFor: string[] = [];
+  const byName = new Map([...origins].map((o) => [o.name, o]));
+  for (const o of status.origins) {
+    const config = byName.get(o.name)!.config.headroom;
+    if ((config.local || config.agent) && !o.volumes.some((v) => v.fresh)) waitingFor.push(`${o.name}: no fresh snapshot`);
+    if (config.health && o.healthy !== true) waitingFor.push(`${o.name}: not healthy`);
+  }
+  return { ready: waitingFor.length === 0, waitingFor };
+}

@@ -1,0 +1,60 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import os from 'node:os';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import type { AgentConfig } from '../config/agent-config.js';
+import { bearerAllows } from '../http/bearer.js';
+import type { Logger } from '../log.js';
+import { MountTable, reportVolumes } from './volumes.js';
+
+export interface Agent {
+  readonly address: AddressInfo;
+  close(): Promise<void>;
+}
+
+const MOUNT_REFRESH_MS = 60_000;
+
+/** `headroom agent`: reports this host's volumes to gateways (SPEC §3). */
+export async function startAgent(config: AgentConfig, logger: Logger): Promise<Agent> {
+  const mounts = new MountTable();
+  await mounts.start(MOUNT_REFRESH_MS);
+  const host = os.hostname();
+
+  const json = (res: ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = req.url ?? '/';
+    if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
+    if (url === '/healthz') return json(res, 200, { status: 'ok' });
+    if (url !== '/v1/volumes') return json(res, 404, { error: 'not_found', detail: 'GET /v1/volumes or /healthz' });
+    if (!bearerAllows(req.headers, config.token)) {
+      return json(res, 401, { error: 'unauthorized', detail: 'send Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer realm="headroom-agent"' });
+    }
+    try {
+      const volumes = await reportVolumes(config.paths, config.baseDir, mounts);
+      json(res, 200, { host, time: new Date().toISOString(), volumes });
+    } catch (err) {
+      logger.warn({ msg: 'cannot measure volumes', error: (err as Error).message });
+      json(res, 500, { error: 'measurement_failed', detail: (err as Error).message });
+    }
+  };
+
+  const server = http.createServer((req, res) => void handle(req, res));
+  server.listen(config.listen.port, config.listen.host);
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  logger.info({ msg: 'agent listening', host: address.address, port: address.port, paths: config.paths });
+  return {
+    address,
+    close: async () => {
+      mounts.stop();
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}

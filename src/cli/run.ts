@@ -1,0 +1,32 @@
+import { startAgent } from '../agent/agent-server.js';
+import type { AgentConfig } from '../config/agent-config.js';
+import type { GatewayConfig } from '../config/types.js';
+import { startGateway } from '../gateway/gateway.js';
+import { createLogger, flushLog, type Logger } from '../log.js';
+
+/** Until SIGTERM or SIGINT; then `stop`, a flushed log, and exit 0. */
+function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info({ msg: 'stopping', signal });
+    void stop()
+      .then(() => logger.info({ msg: 'stopped' }))
+      .then(() => flushLog(logger))
+      .then(() => process.exit(0));
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+}
+
+/** `headroom proxy`: the gateway; a signal drains in-flight exchanges first. */
+export async function runProxy(config: GatewayConfig): Promise<void> {
+  const logger = createLogger(config.log.level);
+  const gateway = await startGateway(config, { logger });
+  stopOnSignals(logger, () => gateway.shutdown());
+}
+
+/** `headroom agent`: reports this host's volumes. */
+export async function runAgent(config: AgentConfig): Promise<void> {
+  const logger = createLogger(config.log.level);
+  const agent = await startAgent(config, logger);
+  stopOnSignals(logger, () => agent.close());
+}

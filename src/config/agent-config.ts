@@ -1,0 +1,65 @@
+import convict from 'convict';
+import path from 'node:path';
+import { readConfigFile } from './file.js';
+import { withEnvAndArgs } from './schema.js';
+import { problemLines } from './section.js';
+import { checkStructure } from './structure.js';
+import type { ConfigSource } from './load.js';
+import type { LogLevel } from '../log.js';
+
+/** The agent's configuration (SPEC §3). */
+export interface AgentConfig {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly token: string;
+  /** As configured (and so reported); empty = every real mount. */
+  readonly paths: readonly string[];
+  /** Relative paths are measured from here: the config file's directory. */
+  readonly baseDir: string;
+  readonly log: { readonly level: LogLevel };
+}
+
+export const agentSchema = {
+  listen: {
+    host: { doc: 'Address the agent listens on.', format: String, default: '0.0.0.0' },
+    port: { doc: 'Port the agent listens on.', format: 'port', default: 9100 },
+  },
+  token: { doc: 'Bearer token gateways must send; empty = no auth.', format: String, default: '', sensitive: true },
+  paths: { doc: 'Volumes to report (the mount holding each path); empty = every real mount.', format: 'string-list', default: [] as string[] },
+  log: {
+    level: { doc: 'Least severe log level written.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+  },
+};
+
+const agentWithOverrides = withEnvAndArgs(agentSchema, 'HEADROOM_AGENT');
+
+/** Every `--flag` the agent's configuration accepts. */
+export const agentFlags: ReadonlySet<string> = new Set(['listen.host', 'listen.port', 'token', 'paths', 'log.level']);
+
+/** Keys only an agent's config has at its top level. */
+export function looksLikeAgentConfig(data: Record<string, unknown>): boolean {
+  return 'paths' in data || 'token' in data;
+}
+
+export type AgentConfigResult = { ok: true; config: AgentConfig } | { ok: false; problems: string[] };
+
+export function loadAgentConfig(source: ConfigSource): AgentConfigResult {
+  let data: Record<string, unknown> = { ...source.values };
+  if (source.file !== null) {
+    const read = readConfigFile(source.file);
+    if (!read.ok) return read;
+    data = read.data;
+  }
+  const structure = checkStructure(agentSchema, data, '');
+  const problems = [...structure.problems];
+  const config = convict(agentWithOverrides, { env: source.env ?? process.env, args: [...(source.args ?? [])] });
+  try {
+    config.load(structure.cleaned);
+    config.validate({ allowed: 'strict' });
+  } catch (err) {
+    problems.push(...problemLines((err as Error).message, ''));
+  }
+  if (problems.length) return { ok: false, problems };
+  const raw = config.getProperties() as unknown as Omit<AgentConfig, 'baseDir'>;
+  const baseDir = source.file === null ? process.cwd() : path.dirname(path.resolve(source.file));
+  return { ok: true, config: { ...raw, baseDir } };
+}

@@ -1,0 +1,35 @@
+import http from 'node:http';
+import type { HealthConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { OriginHealth } from './origin-health.js';
+import { jittered, poll } from './poll.js';
+
+/**
+ * Active health checks: `GET health.path` on the origin every interval
+ * (jittered, never overlapping); a 2xx or 3xx within the timeout is a
+ * success. Returns a stop function.
+ */
+export function startHealthCheck(origin: string, baseUrl: string, config: HealthConfig, health: OriginHealth, logger: Logger): () => void {
+  const url = `${baseUrl}${config.path}`;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const loop = async (): Promise<void> => {
+    const result = await poll(url, { timeout: config.timeout, maxBytes: 64 * 1024, agent });
+    const was = health.healthy;
+    if (result.ok && result.status >= 200 && result.status < 400) health.success();
+    else health.failure(result.ok ? `HTTP ${result.status}` : result.error);
+    if (health.healthy !== was && was !== null) {
+      logger.warn({ msg: health.healthy ? 'origin up' : 'origin down', origin, lastError: health.lastError });
+    }
+    if (stopped) return;
+    timer = setTimeout(() => void loop(), jittered(config.interval));
+    timer.unref();
+  };
+  void loop();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+    agent.destroy();
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * An origin's health with HAProxy's hysteresis: down after `fall`
+ * consecutive failures, up again after `rise` consecutive successes.
+ * Unknown (null) until the first check, and treated as up.
+ */
+export class OriginHealth {
+  #healthy: boolean | null = null;
+  #successes = 0;
+  #failures = 0;
+  lastError: string | null = null;
+
+  constructor(
+    readonly rise: number,
+    readonly fall: number,
+  ) {}
+
+  get healthy(): boolean | null {
+    return this.#healthy;
+  }
+
+  /** True unless checks have marked the origin down. */
+  get usable(): boolean {
+    return this.#healthy !== false;
+  }
+
+  success(): void {
+    this.#failures = 0;
+    this.#successes++;
+    if (this.#healthy === null || (this.#healthy === false && this.#successes >= this.rise)) this.#healthy = true;
+  }
+
+  failure(error: string): void {
+    this.lastError = error;
+    this.#successes = 0;
+    this.#failures++;
+    if (this.#failures >= this.fall) this.#healthy = false;
+  }
+}

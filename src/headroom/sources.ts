@@ -1,0 +1,18 @@
+import type { Origin } from '../gateway/origin.js';
+import type { Logger } from '../log.js';
+import { startAgentSource } from './agent-source.js';
+import { startHealthCheck } from './health-check.js';
+import { startLocalSource } from './local-source.js';
+import type { HeadroomRegistry } from './registry.js';
+
+/** Starts every configured source of snapshots and health; returns one stop function. */
+export function startSources(origins: Iterable<Origin>, registry: HeadroomRegistry, logger: Logger): () => void {
+  const stops: Array<() => void> = [];
+  for (const origin of origins) {
+    const { local, agent, health } = origin.config.headroom;
+    if (local) stops.push(startLocalSource(origin.name, local, registry, logger));
+    if (agent) stops.push(startAgentSource(origin.name, agent, registry, origin.agentStatus!, logger));
+    if (health) stops.push(startHealthCheck(origin.name, origin.config.url, health, origin.health!, logger));
+  }
+  return () => stops.forEach((stop) => stop());
+}

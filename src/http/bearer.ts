@@ -1,0 +1,16 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * Whether the request carries `Authorization: Bearer <token>`; always true
+ * when no token is configured. Compared in constant time (on digests, so
+ * that the length of the token does not leak either).
+ */
+export function bearerAllows(headers: IncomingHttpHeaders, token: string): boolean {
+  if (token === '') return true;
+  const header = headers.authorization ?? '';
+  const given = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  return timingSafeEqual(digest(given), digest(token));
+}
+
+const digest = (text: string): Buffer => createHash('sha256').update(text).digest();

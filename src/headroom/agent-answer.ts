@@ -10,6 +10,7 @@ const FIGURES = ['totalBytes', 'freeBytes', 'availableBytes', 'totalInodes', 'fr
  * reason, never half-used.
  */
 export function parseAgentAnswer(text: string): AgentAnswer {
+  if (text.trim() === '') return { ok: false, error: 'empty answer' };
   let data: unknown;
   try {
     data = JSON.parse(text);

@@ -97,7 +97,7 @@ t.test('agent gone: after staleAfter the volume is unknown and onUnknown applies
     const agent = await scriptedAgent(t);
     const gateway = await behindAgent(t, agent.url, { onUnknown });
     await until(async () => (await status(gateway)).origins[0]!.volumes[0]?.fresh === true, 'a fresh snapshot');
-    t.equal((await put(gateway, 8 * MiB)).status, 507, `${onUnknown}: while fresh, 8 MiB does not fit in 9 MiB usable… minus the reserve`);
+    t.equal((await put(gateway, 10 * MiB)).status, 507, `${onUnknown}: while fresh, 10 MiB does not fit in the 9 MiB usable`);
     agent.answer = (req) => req.socket.destroy();
     await until(async () => (await status(gateway)).origins[0]!.volumes[0]?.fresh === false, 'the snapshot to go stale', 3000);
     const reply = await put(gateway, 1 * MiB);

@@ -1,9 +1,6 @@
 import t from 'tap';
-import http from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { gatewayFor } from './helpers/gateway.js';
-import { request, until } from './helpers/http.js';
+import { request, serve, until } from './helpers/http.js';
 import { startTestOrigin } from './helpers/origin.js';
 import { statusPage } from '../src/admin/status-page.js';
 import type { GatewayStatus } from '../src/admin/status.js';
@@ -12,7 +9,7 @@ const MiB = 1024 * 1024;
 
 t.test('/readyz is 503 before the first fresh snapshot and 200 after; /status has the SPEC shape; the token guards it', async (t) => {
   let ready = false;
-  const agent = http.createServer((_req, res) => {
+  const agentUrl = await serve(t, (_req, res) => {
     if (!ready) {
       res.writeHead(500);
       return void res.end();
@@ -20,17 +17,11 @@ t.test('/readyz is 503 before the first fresh snapshot and 200 after; /status ha
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ host: 'h', time: new Date().toISOString(), volumes: [{ mount: '/srv/dav', filesystem: '/dev/sdb1', totalBytes: 16 * MiB, freeBytes: 15 * MiB, availableBytes: 15 * MiB, totalInodes: 100_000, freeInodes: 90_000 }] }));
   });
-  agent.listen(0, '127.0.0.1');
-  await once(agent, 'listening');
-  t.teardown(() => {
-    agent.closeAllConnections();
-    agent.close();
-  });
   const origin = await startTestOrigin();
   t.teardown(() => origin.close());
   const gateway = await gatewayFor(t, origin.url, {
     admin: { token: 'admin-secret' },
-    origins: [{ name: 'files', url: origin.url, headroom: { agent: { url: `http://127.0.0.1:${(agent.address() as AddressInfo).port}`, interval: '100ms', timeout: '300ms' } } }],
+    origins: [{ name: 'files', url: origin.url, headroom: { agent: { url: agentUrl, interval: '100ms', timeout: '300ms' } } }],
     routes: [{ origin: 'files', volume: '/srv/dav' }],
     policy: { reserve: '1MiB' },
   });

@@ -1,15 +1,12 @@
 import t from 'tap';
-import http from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { gatewayFor } from './helpers/gateway.js';
-import { request, until } from './helpers/http.js';
+import { request, serve, until } from './helpers/http.js';
 
 t.test('an origin failing its checks is marked down after `fall`, answered 503 without a connection attempt, and up again after `rise`', async (t) => {
   let mode: 'up' | 'down' = 'up';
   let userRequests = 0;
   let healthPolls = 0;
-  const origin = http.createServer((req, res) => {
+  const url = await serve(t, (req, res) => {
     if (req.url === '/healthz') {
       healthPolls++;
       if (mode === 'down') return void req.socket.destroy();
@@ -23,13 +20,6 @@ t.test('an origin failing its checks is marked down after `fall`, answered 503 w
       res.end();
     });
   });
-  origin.listen(0, '127.0.0.1');
-  await once(origin, 'listening');
-  t.teardown(() => {
-    origin.closeAllConnections();
-    origin.close();
-  });
-  const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
   const gateway = await gatewayFor(t, url, {
     origins: [{ name: 'files', url, headroom: { health: { path: '/healthz', interval: '100ms', timeout: '200ms', rise: 2, fall: 3 } } }],
   });

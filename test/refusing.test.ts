@@ -1,14 +1,11 @@
 import t, { type Test } from 'tap';
-import http from 'node:http';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { execFile } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gatewayFor, type RunningGateway } from './helpers/gateway.js';
-import { rawExchange, request, statusOf, until } from './helpers/http.js';
+import { rawExchange, request, serve, statusOf, until } from './helpers/http.js';
 import { startTestOrigin, type TestOrigin } from './helpers/origin.js';
 
 const run = promisify(execFile);
@@ -107,7 +104,7 @@ t.test('size headers stand in for Content-Length on chunked uploads', async (t) 
 
 t.test('an origin’s 507 passes through untouched and marks the volume full until a fresh snapshot', async (t) => {
   let received = 0;
-  const origin = http.createServer((req, res) => {
+  const url = await serve(t, (req, res) => {
     received++;
     req.resume();
     req.on('end', () => {
@@ -120,13 +117,6 @@ t.test('an origin’s 507 passes through untouched and marks the volume full unt
       }
     });
   });
-  origin.listen(0, '127.0.0.1');
-  await once(origin, 'listening');
-  t.teardown(() => {
-    origin.closeAllConnections();
-    origin.close();
-  });
-  const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-volume-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const gateway = await gatewayFor(t, url, {

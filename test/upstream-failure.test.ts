@@ -2,17 +2,8 @@ import t from 'tap';
 import net from 'node:net';
 import { once } from 'node:events';
 import { configFor, gatewayFor, originBehindGateway, startTestGateway } from './helpers/gateway.js';
-import { request, until } from './helpers/http.js';
+import { freePort, request, until } from './helpers/http.js';
 import { startTestOrigin } from './helpers/origin.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 t.test('origin down: 502 problem+json with Via; origin back: the next request succeeds', async (t) => {
   const port = await freePort();

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AgentSourceConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { parseAgentAnswer } from './agent-answer.js';
-import { jittered, poll } from './poll.js';
+import { every, poll } from './poll.js';
 import type { HeadroomRegistry } from './registry.js';
 import type { SourceStatus } from './source-status.js';
 
@@ -18,8 +18,6 @@ export function startAgentSource(origin: string, config: AgentSourceConfig, regi
   const url = `${config.url.replace(/\/+$/, '')}/v1/volumes`;
   const headers = config.token ? { authorization: `Bearer ${config.token}` } : {};
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
 
   const once = async (): Promise<void> => {
     const takenAt = Date.now();
@@ -42,16 +40,9 @@ export function startAgentSource(origin: string, config: AgentSourceConfig, regi
     status.report(error);
   };
 
-  const loop = async (): Promise<void> => {
-    await once();
-    if (stopped) return;
-    timer = setTimeout(() => void loop(), jittered(config.interval));
-    timer.unref();
-  };
-  void loop();
+  const stop = every(config.interval, once);
   return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
+    stop();
     agent.destroy();
   };
 }

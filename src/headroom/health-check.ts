@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { HealthConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { OriginHealth } from './origin-health.js';
-import { jittered, poll } from './poll.js';
+import { every, poll } from './poll.js';
 
 /**
  * Active health checks: `GET health.path` on the origin every interval
@@ -12,9 +12,7 @@ import { jittered, poll } from './poll.js';
 export function startHealthCheck(origin: string, baseUrl: string, config: HealthConfig, health: OriginHealth, logger: Logger): () => void {
   const url = `${baseUrl}${config.path}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  let timer: NodeJS.Timeout | null = null;
-  let stopped = false;
-  const loop = async (): Promise<void> => {
+  const check = async (): Promise<void> => {
     const result = await poll(url, { timeout: config.timeout, maxBytes: 64 * 1024, agent });
     const was = health.healthy;
     if (result.ok && result.status >= 200 && result.status < 400) health.success();
@@ -22,14 +20,10 @@ export function startHealthCheck(origin: string, baseUrl: string, config: Health
     if (health.healthy !== was && was !== null) {
       logger.warn({ msg: health.healthy ? 'origin up' : 'origin down', origin, lastError: health.lastError });
     }
-    if (stopped) return;
-    timer = setTimeout(() => void loop(), jittered(config.interval));
-    timer.unref();
   };
-  void loop();
+  const stop = every(config.interval, check);
   return () => {
-    stopped = true;
-    if (timer) clearTimeout(timer);
+    stop();
     agent.destroy();
   };
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../log.js';
 import { measureAllocation, measureFilesystem } from './measure.js';
 import type { HeadroomRegistry } from './registry.js';
 import type { VolumeState } from './volume-state.js';
+import { every } from './poll.js';
 
 /**
  * The sidecar's source: measures each configured path on its interval and
@@ -10,9 +11,7 @@ import type { VolumeState } from './volume-state.js';
  * so a slow filesystem never piles polls up. Returns a stop function.
  */
 export function startLocalSource(origin: string, config: LocalSourceConfig, registry: HeadroomRegistry, logger: Logger): () => void {
-  const timers = new Set<NodeJS.Timeout>();
-  let stopped = false;
-  const poll = async (dir: string, state: VolumeState): Promise<void> => {
+  const measure = async (dir: string, state: VolumeState): Promise<void> => {
     const mark = state.writtenMark();
     const takenAt = Date.now();
     try {
@@ -23,17 +22,10 @@ export function startLocalSource(origin: string, config: LocalSourceConfig, regi
       if (state.lastError !== message) logger.warn({ msg: 'volume measurement failed', origin, volume: dir, error: message });
       state.recordError(message);
     }
-    if (stopped) return;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      void poll(dir, state);
-    }, config.interval);
-    timer.unref();
-    timers.add(timer);
   };
-  for (const dir of config.paths) void poll(dir, registry.volume(origin, dir));
-  return () => {
-    stopped = true;
-    for (const timer of timers) clearTimeout(timer);
-  };
+  const stops = config.paths.map((dir) => {
+    const state = registry.volume(origin, dir);
+    return every(config.interval, () => measure(dir, state));
+  });
+  return () => stops.forEach((stop) => stop());
 }

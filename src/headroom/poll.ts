@@ -44,3 +44,23 @@ export function poll(url: string, options: { timeout: number; maxBytes: number; 
 export function jittered(interval: number): number {
   return Math.round(interval * (0.9 + Math.random() * 0.2));
 }
+
+/**
+ * Runs `task` now and then again `interval` (jittered) after each run ends,
+ * so a slow run never overlaps the next. Returns a stop function.
+ */
+export function every(interval: number, task: () => Promise<void>): () => void {
+  let timer: NodeJS.Timeout | null = null;
+  let stopped = false;
+  const loop = async (): Promise<void> => {
+    await task();
+    if (stopped) return;
+    timer = setTimeout(() => void loop(), jittered(interval));
+    timer.unref();
+  };
+  void loop();
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
-import { until } from './http.js';
+import { freePort, until } from './http.js';
 
 const APACHE = '/usr/sbin/apache2';
 const MODULES = '/usr/lib/apache2/modules';
@@ -18,15 +18,6 @@ export interface Apache {
 
 /** Whether Debian's apache2 is installed (`.ci/run` installs it). */
 export const apacheInstalled = (): boolean => existsSync(APACHE);
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
 
 /**
  * Apache httpd with mod_dav serving `docRoot` (read-write, as www-data), on

@@ -1,5 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
+import { once } from 'node:events';
+import type { Test } from 'tap';
 
 export interface Reply {
   status: number;
@@ -55,4 +57,26 @@ export async function until(check: () => boolean | Promise<boolean>, what: strin
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A free TCP port on loopback (nothing listens on it when this resolves). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** An HTTP server on loopback with `handler`, closed when the test ends; resolves with its URL. */
+export async function serve(t: Test, handler: http.RequestListener): Promise<string> {
+  const server = http.createServer(handler);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 }

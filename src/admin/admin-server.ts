@@ -16,12 +16,14 @@ export interface AdminServer {
 export interface AdminDependencies {
   readonly origins: Iterable<Origin>;
   readonly status: () => GatewayStatus;
+  /** Prometheus text, when metrics are on. */
+  readonly metrics: ((req: IncomingMessage, res: ServerResponse) => void) | null;
 }
 
 /**
  * The admin listener (SPEC §9), on its own address. `/healthz` and
- * `/readyz` answer without the token, as probes must; `/status` and the
- * status page need it when one is set.
+ * `/readyz` answer without the token, as probes must; `/status`,
+ * `/metrics` and the status page need it when one is set.
  */
 export async function startAdmin(config: AdminConfig, deps: AdminDependencies): Promise<AdminServer> {
   const send = (res: ServerResponse, status: number, type: string, body: string, headers: http.OutgoingHttpHeaders = {}): void => {
@@ -42,8 +44,9 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
       return send(res, 401, 'application/json', JSON.stringify({ error: 'unauthorized', detail: 'send Authorization: Bearer <admin.token>' }), { 'www-authenticate': 'Bearer realm="headroom-admin"' });
     }
     if (path === '/status') return json(res, 200, deps.status());
+    if (path === '/metrics' && deps.metrics) return deps.metrics(req, res);
     if (path === '/') return send(res, 200, 'text/html; charset=utf-8', statusPage(deps.status()));
-    return json(res, 404, { error: 'not_found', detail: 'try /, /status, /healthz or /readyz' });
+    return json(res, 404, { error: 'not_found', detail: 'try /, /status, /metrics, /healthz or /readyz' });
   };
 
   const server = http.createServer(handle);

@@ -30,6 +30,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     const state = route.volume === null ? registry.soleVolume(route.origin.name) : registry.volume(route.origin.name, route.volume);
     const decision = decide(writeFacts(req.method!, req.headers), state && viewOf(state, ledger), policy, Date.now());
     exchange.decision = decision;
+    exchange.volume = state?.volume ?? null;
     const context: RefusalContext = { origin: route.origin.name, volume: state?.volume ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize };
     if (decision.verdict === 'reject') return refusalProblem(decision, context);
     if (state === null) return undefined;

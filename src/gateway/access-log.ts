@@ -30,5 +30,6 @@ export function logAccess(logger: Logger, exchange: Exchange): void {
     reason: exchange.decision?.reason,
     upstreamFailure: exchange.upstreamFailure ?? undefined,
     client: socket.remoteAddress,
+    ...(exchange.span ? { trace_id: exchange.span.spanContext().traceId, span_id: exchange.span.spanContext().spanId } : {}),
   });
 }

@@ -1,4 +1,5 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Span } from '@opentelemetry/api';
 import type { Decision } from '../admission/decision.js';
 import type { Problem } from '../http/problem.js';
 import type { Route } from './route-table.js';
@@ -18,6 +19,16 @@ export class Exchange {
   route: Route | null = null;
   /** The admission decision, for a write. */
   decision: Decision | null = null;
+  /** The volume the decision was about. */
+  volume: string | null = null;
+  /** The request had already passed this gateway (Via). */
+  loop = false;
+  /** `performance.now()` when the request went to the origin. */
+  forwardedAt = 0;
+  /** The SERVER span, when tracing is on. */
+  span: Span | null = null;
+  /** The CLIENT span of the upstream exchange, while it is open. */
+  clientSpan: Span | null = null;
   /** Told the size of each body chunk before it goes to the origin. */
   meter: ((bytes: number) => void) | null = null;
   /** Told the origin's status when its response starts. */

@@ -22,6 +22,9 @@ import { HeadroomRegistry } from '../headroom/registry.js';
 import { startSources } from '../headroom/sources.js';
 import { startAdmin } from '../admin/admin-server.js';
 import { gatewayStatus } from '../admin/status.js';
+import { startProviders } from '../telemetry/providers.js';
+import { ExchangeTracing } from '../telemetry/exchange-tracing.js';
+import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import { checkHealth } from './steps/check-health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { MemoryLedger } from '../ledger/memory-ledger.js';
@@ -54,7 +57,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const registry = new HeadroomRegistry(config.policy);
   const ledger = new MemoryLedger();
-  const stopSources = startSources(origins.values(), registry, logger);
+  const telemetry = startProviders(config.telemetry);
+  const stopSources = startSources(origins.values(), registry, logger, telemetry.tracer);
 
   const steps: readonly Step[] = [
     checkFraming,
@@ -73,7 +77,27 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     if (!exchange.expectsContinue) discardBody(req, linger);
   };
 
-  const upstream = new Upstream({ pseudonym, xForwarded: config.headers.xForwarded, onFailure: answer });
+  const inFlight = new Set<Exchange>();
+  const onSocket = new WeakMap<Socket, Exchange>();
+  const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
+  const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, config.policy, () => inFlight.size);
+
+  const upstream = new Upstream({
+    pseudonym,
+    xForwarded: config.headers.xForwarded,
+    onFailure: answer,
+    observer: {
+      forwarding: (exchange) => {
+        exchange.forwardedAt = performance.now();
+        tracing?.forward(exchange);
+      },
+      answered: (exchange, status) => {
+        metrics.originAnswered(exchange, exchange.forwardedAt);
+        tracing?.originAnswered(exchange, status);
+      },
+      failed: (exchange, reason) => tracing?.upstreamFailed(exchange, reason),
+    },
+  });
 
   const proceed = (exchange: Exchange): void => {
     if (exchange.expectsContinue) exchange.res.writeContinue();
@@ -98,19 +122,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     proceed(exchange);
   };
 
-  const inFlight = new Set<Exchange>();
-  const onSocket = new WeakMap<Socket, Exchange>();
   let draining = false;
   let drained: (() => void) | null = null;
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     const exchange = new Exchange(req, res, expectsContinue);
+    tracing?.start(exchange);
     inFlight.add(exchange);
     onSocket.set(req.socket, exchange);
     if (draining) res.setHeader('Connection', 'close');
     res.once('close', () => {
       inFlight.delete(exchange);
       onSocket.delete(req.socket);
+      tracing?.end(exchange);
+      metrics.exchangeEnded(exchange);
       logAccess(logger, exchange);
       if (inFlight.size === 0) drained?.();
     });
@@ -148,6 +173,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const admin = await startAdmin(config.admin, {
     origins: [...origins.values()],
     status: () => gatewayStatus(origins.values(), registry, ledger, config.policy),
+    metrics: telemetry.metricsHandler,
   });
   logger.info({ msg: 'gateway listening', host: address.address, port: address.port, admin: `${admin.address.address}:${admin.address.port}`, origins: [...origins.keys()] });
 
@@ -168,6 +194,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     upstream.close();
     stopSources();
     await admin.close();
+    const telemetryError = await telemetry.shutdown();
+    if (telemetryError) logger.warn({ msg: 'telemetry could not be flushed', error: telemetryError });
     for (const origin of origins.values()) origin.agent.destroy();
   };
 

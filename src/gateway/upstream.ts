@@ -11,6 +11,15 @@ export interface UpstreamOptions {
   readonly xForwarded: boolean;
   /** Called when the exchange with the origin fails before a response started. */
   readonly onFailure: (exchange: Exchange, problem: Problem) => void;
+  readonly observer: UpstreamObserver;
+}
+
+/** Told how each upstream exchange goes (telemetry listens here). */
+export interface UpstreamObserver {
+  /** The request's headers are final but for what the observer adds (trace context). */
+  forwarding(exchange: Exchange): void;
+  answered(exchange: Exchange, status: number): void;
+  failed(exchange: Exchange, reason: string): void;
 }
 
 const EXCHANGE = Symbol('headroom.exchange');
@@ -40,6 +49,7 @@ export class Upstream {
     const { req, res } = exchange;
     const route = exchange.route!;
     prepareRequestHeaders(req, this.#options);
+    this.#options.observer.forwarding(exchange);
     (req as Tracked)[EXCHANGE] = exchange;
     // Registered before http-proxy's pipe, so the meter sees each chunk
     // before it is written upstream and can stop it.
@@ -77,7 +87,9 @@ export class Upstream {
   }
 
   #onProxyRes(proxyRes: IncomingMessage, req: Tracked, res: ServerResponse): void {
-    req[EXCHANGE]?.onOriginStatus?.(proxyRes.statusCode ?? 0);
+    const exchange = req[EXCHANGE]!;
+    this.#options.observer.answered(exchange, proxyRes.statusCode ?? 0);
+    exchange.onOriginStatus?.(proxyRes.statusCode ?? 0);
     const headers = proxyRes.headers;
     stripHopByHop(headers);
     if (this.#options.pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, this.#options.pseudonym));
@@ -91,6 +103,7 @@ export class Upstream {
 
   #failed(exchange: Exchange, err: NodeJS.ErrnoException): void {
     const { res } = exchange;
+    this.#options.observer.failed(exchange, exchange.cutReason?.error ?? exchange.upstreamFailure ?? classify(err));
     if (!exchange.cutReason) {
       exchange.upstreamFailure ??= classify(err);
       // Passive health: failing to reach the origin counts like a failed check.

@@ -5,6 +5,8 @@ import { parseAgentAnswer } from './agent-answer.js';
 import { every, poll } from './poll.js';
 import type { HeadroomRegistry } from './registry.js';
 import type { SourceStatus } from './source-status.js';
+import type { Tracer } from '@opentelemetry/api';
+import { tracedPoll } from '../telemetry/poll-span.js';
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
@@ -14,12 +16,12 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
  * piles polls up) and records a snapshot per reported volume. A bad or
  * missing answer records nothing: the volumes' snapshots age into unknown.
  */
-export function startAgentSource(origin: string, config: AgentSourceConfig, registry: HeadroomRegistry, status: SourceStatus, logger: Logger): () => void {
+export function startAgentSource(origin: string, config: AgentSourceConfig, registry: HeadroomRegistry, status: SourceStatus, logger: Logger, tracer: Tracer | null): () => void {
   const url = `${config.url.replace(/\/+$/, '')}/v1/volumes`;
   const headers = config.token ? { authorization: `Bearer ${config.token}` } : {};
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
-  const once = async (): Promise<void> => {
+  const once = async (): Promise<string | null> => {
     const takenAt = Date.now();
     const marks = new Map([...registry.volumesOf(origin)].map((v) => [v.volume, v.writtenMark()]));
     const result = await poll(url, { timeout: config.timeout, maxBytes: MAX_ANSWER_BYTES, headers, agent });
@@ -38,9 +40,10 @@ export function startAgentSource(origin: string, config: AgentSourceConfig, regi
     }
     if (error !== null && error !== status.lastError) logger.warn({ msg: 'agent poll failed', origin, url, error });
     status.report(error);
+    return error;
   };
 
-  const stop = every(config.interval, once);
+  const stop = every(config.interval, () => tracedPoll(tracer, 'headroom.poll agent', { 'headroom.origin': origin, 'url.full': url }, once));
   return () => {
     stop();
     agent.destroy();

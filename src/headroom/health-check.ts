@@ -3,25 +3,29 @@ import type { HealthConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { OriginHealth } from './origin-health.js';
 import { every, poll } from './poll.js';
+import type { Tracer } from '@opentelemetry/api';
+import { tracedPoll } from '../telemetry/poll-span.js';
 
 /**
  * Active health checks: `GET health.path` on the origin every interval
  * (jittered, never overlapping); a 2xx or 3xx within the timeout is a
  * success. Returns a stop function.
  */
-export function startHealthCheck(origin: string, baseUrl: string, config: HealthConfig, health: OriginHealth, logger: Logger): () => void {
+export function startHealthCheck(origin: string, baseUrl: string, config: HealthConfig, health: OriginHealth, logger: Logger, tracer: Tracer | null): () => void {
   const url = `${baseUrl}${config.path}`;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const check = async (): Promise<void> => {
+  const check = async (): Promise<string | null> => {
     const result = await poll(url, { timeout: config.timeout, maxBytes: 64 * 1024, agent });
     const was = health.healthy;
-    if (result.ok && result.status >= 200 && result.status < 400) health.success();
-    else health.failure(result.ok ? `HTTP ${result.status}` : result.error);
+    const error = result.ok && result.status >= 200 && result.status < 400 ? null : result.ok ? `HTTP ${result.status}` : result.error;
+    if (error === null) health.success();
+    else health.failure(error);
     if (health.healthy !== was && was !== null) {
       logger.warn({ msg: health.healthy ? 'origin up' : 'origin down', origin, lastError: health.lastError });
     }
+    return error;
   };
-  const stop = every(config.interval, check);
+  const stop = every(config.interval, () => tracedPoll(tracer, 'headroom.poll health', { 'headroom.origin': origin, 'url.full': url }, check));
   return () => {
     stop();
     agent.destroy();

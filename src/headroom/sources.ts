@@ -1,3 +1,4 @@
+import type { Tracer } from '@opentelemetry/api';
 import type { Origin } from '../gateway/origin.js';
 import type { Logger } from '../log.js';
 import { startAgentSource } from './agent-source.js';
@@ -6,13 +7,13 @@ import { startLocalSource } from './local-source.js';
 import type { HeadroomRegistry } from './registry.js';
 
 /** Starts every configured source of snapshots and health; returns one stop function. */
-export function startSources(origins: Iterable<Origin>, registry: HeadroomRegistry, logger: Logger): () => void {
+export function startSources(origins: Iterable<Origin>, registry: HeadroomRegistry, logger: Logger, tracer: Tracer | null): () => void {
   const stops: Array<() => void> = [];
   for (const origin of origins) {
     const { local, agent, health } = origin.config.headroom;
     if (local) stops.push(startLocalSource(origin.name, local, registry, logger));
-    if (agent) stops.push(startAgentSource(origin.name, agent, registry, origin.agentStatus!, logger));
-    if (health) stops.push(startHealthCheck(origin.name, origin.config.url, health, origin.health!, logger));
+    if (agent) stops.push(startAgentSource(origin.name, agent, registry, origin.agentStatus!, logger, tracer));
+    if (health) stops.push(startHealthCheck(origin.name, origin.config.url, health, origin.health!, logger, tracer));
   }
   return () => stops.forEach((stop) => stop());
 }

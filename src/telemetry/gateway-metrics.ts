@@ -1,0 +1,65 @@
+import type { Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { PolicyConfig } from '../config/types.js';
+import type { Exchange } from '../gateway/exchange.js';
+import { usableBytes } from '../admission/decision.js';
+import type { HeadroomRegistry } from '../headroom/registry.js';
+import type { Ledger } from '../ledger/ledger.js';
+
+/**
+ * The gateway's metrics (SPEC §8), through the OpenTelemetry metrics API:
+ * decisions by decision/reason/origin, upstream latency, requests in
+ * flight, and per volume its bytes, inodes and snapshot age — the volume
+ * figures are read from the registry when scraped, not kept up to date.
+ */
+export class GatewayMetrics {
+  readonly #decisions: Counter;
+  readonly #upstream: Histogram;
+
+  constructor(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, inFlight: () => number) {
+    this.#decisions = meter.createCounter('headroom_decisions', { description: 'Admission decisions about writes' });
+    this.#upstream = meter.createHistogram('headroom_upstream_duration', {
+      description: 'Time from forwarding a request to the start of the origin’s response',
+      unit: 's',
+      advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
+    });
+    meter.createObservableGauge('headroom_requests_in_flight', { description: 'Exchanges in progress' }).addCallback((r) => r.observe(inFlight()));
+
+    const gauge = (name: string, description: string, unit: string) => meter.createObservableGauge(name, { description, unit });
+    const usable = gauge('headroom_volume_usable', 'Bytes a write can get now (SPEC §5 usable)', 'By');
+    const total = gauge('headroom_volume_total', 'Volume size', 'By');
+    const available = gauge('headroom_volume_available', 'Bytes available to unprivileged writers', 'By');
+    const reserved = gauge('headroom_volume_reserved', 'Bytes reserved for uploads in flight', 'By');
+    const inodes = gauge('headroom_volume_free_inodes', 'Free inodes', '');
+    const age = gauge('headroom_volume_snapshot_age', 'Age of the latest snapshot', 's');
+    meter.addBatchObservableCallback(
+      (r) => {
+        const now = Date.now();
+        for (const state of registry.all()) {
+          const labels = { origin: state.origin, volume: state.volume };
+          const held = ledger.reservedBytes(state.key);
+          r.observe(reserved, held, labels);
+          const s = state.snapshot;
+          if (!s) continue;
+          r.observe(total, s.totalBytes, labels);
+          r.observe(available, s.availableBytes, labels);
+          r.observe(usable, usableBytes(s, { reservedBytes: held, writtenSinceSnapshot: state.writtenSinceSnapshot }, policy), labels);
+          if (s.freeInodes !== null) r.observe(inodes, s.freeInodes, labels);
+          r.observe(age, (now - s.takenAt) / 1000, labels);
+        }
+      },
+      [usable, total, available, reserved, inodes, age],
+    );
+  }
+
+  /** At the exchange's end. */
+  exchangeEnded(exchange: Exchange): void {
+    const d = exchange.decision;
+    if (d) this.#decisions.add(1, { decision: d.verdict, reason: d.reason, origin: exchange.route?.origin.name ?? '' });
+    else if (exchange.loop) this.#decisions.add(1, { decision: 'reject', reason: 'loop', origin: '' });
+  }
+
+  /** When the origin's response starts. */
+  originAnswered(exchange: Exchange, forwardedAt: number): void {
+    this.#upstream.record((performance.now() - forwardedAt) / 1000, { origin: exchange.route!.origin.name });
+  }
+}

@@ -1,0 +1,64 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Meter, Tracer } from '@opentelemetry/api';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { TelemetryConfig } from '../config/types.js';
+
+export interface TelemetryProviders {
+  /** Null when traces are off: the request path then does no tracing work at all. */
+  readonly tracer: Tracer | null;
+  readonly meter: Meter;
+  /** Serves Prometheus text; null when `telemetry.metrics.prometheus` is off. */
+  readonly metricsHandler: ((req: IncomingMessage, res: ServerResponse) => void) | null;
+  /** Flushes what is pending; never rejects (a collector that is down is logged, not fatal). */
+  shutdown(): Promise<string | null>;
+}
+
+const DEFAULT_ENDPOINT = 'http://127.0.0.1:4318';
+
+/**
+ * The OpenTelemetry SDK's providers for one gateway, configured from
+ * `telemetry` and the standard OTEL_* variables. They are used directly, not
+ * registered as globals, so that several gateways in one process (tests,
+ * embedding) keep their telemetry apart.
+ */
+export function startProviders(config: TelemetryConfig, env: NodeJS.ProcessEnv = process.env): TelemetryProviders {
+  const detected = detectResources({ detectors: [envDetector] });
+  const serviceName = config.serviceName !== 'headroom' || !env.OTEL_SERVICE_NAME ? config.serviceName : env.OTEL_SERVICE_NAME;
+  const resource = detected.merge(resourceFromAttributes({ 'service.name': serviceName }));
+
+  const exporter = spanExporter(config, env);
+  const tracerProvider = exporter ? new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] }) : null;
+
+  const prometheus = config.metrics.prometheus ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true }) : null;
+  const meterProvider = new MeterProvider({ resource, readers: prometheus ? [prometheus] : [] });
+
+  return {
+    tracer: tracerProvider?.getTracer('headroom') ?? null,
+    meter: meterProvider.getMeter('headroom'),
+    metricsHandler: prometheus ? (req, res) => prometheus.getMetricsRequestHandler(req, res) : null,
+    shutdown: async () => {
+      const results = await Promise.allSettled([tracerProvider?.shutdown(), meterProvider.shutdown()]);
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      return failed ? String((failed.reason as Error)?.message ?? failed.reason) : null;
+    },
+  };
+}
+
+function spanExporter(config: TelemetryConfig, env: NodeJS.ProcessEnv): SpanExporter | null {
+  switch (config.traces.exporter) {
+    case 'none':
+      return null;
+    case 'console':
+      return new ConsoleSpanExporter();
+    case 'otlp': {
+      // An endpoint from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT wins over the default one.
+      const fromEnv = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      const useEnv = config.traces.endpoint === DEFAULT_ENDPOINT && fromEnv;
+      return new OTLPTraceExporter(useEnv ? {} : { url: `${config.traces.endpoint.replace(/\/+$/, '')}/v1/traces` });
+    }
+  }
+}

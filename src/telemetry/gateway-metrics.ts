@@ -6,7 +6,9 @@ import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { Ledger } from '../ledger/ledger.js';
 
 /**
- * The gateway's metrics (SPEC §8), through the OpenTelemetry metrics API:
+ * The gateway's metrics (SPEC §8), through the OpenTelemetry metrics API.
+ * Names carry their unit as Prometheus expects (the exporter adds only
+ * `_total` to counters):
  * decisions by decision/reason/origin, upstream latency, requests in
  * flight, and per volume its bytes, inodes and snapshot age — the volume
  * figures are read from the registry when scraped, not kept up to date.
@@ -17,7 +19,7 @@ export class GatewayMetrics {
 
   constructor(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, inFlight: () => number) {
     this.#decisions = meter.createCounter('headroom_decisions', { description: 'Admission decisions about writes' });
-    this.#upstream = meter.createHistogram('headroom_upstream_duration', {
+    this.#upstream = meter.createHistogram('headroom_upstream_duration_seconds', {
       description: 'Time from forwarding a request to the start of the origin’s response',
       unit: 's',
       advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
@@ -25,12 +27,12 @@ export class GatewayMetrics {
     meter.createObservableGauge('headroom_requests_in_flight', { description: 'Exchanges in progress' }).addCallback((r) => r.observe(inFlight()));
 
     const gauge = (name: string, description: string, unit: string) => meter.createObservableGauge(name, { description, unit });
-    const usable = gauge('headroom_volume_usable', 'Bytes a write can get now (SPEC §5 usable)', 'By');
-    const total = gauge('headroom_volume_total', 'Volume size', 'By');
-    const available = gauge('headroom_volume_available', 'Bytes available to unprivileged writers', 'By');
-    const reserved = gauge('headroom_volume_reserved', 'Bytes reserved for uploads in flight', 'By');
+    const usable = gauge('headroom_volume_usable_bytes', 'Bytes a write can get now (SPEC §5 usable)', 'By');
+    const total = gauge('headroom_volume_total_bytes', 'Volume size', 'By');
+    const available = gauge('headroom_volume_available_bytes', 'Bytes available to unprivileged writers', 'By');
+    const reserved = gauge('headroom_volume_reserved_bytes', 'Bytes reserved for uploads in flight', 'By');
     const inodes = gauge('headroom_volume_free_inodes', 'Free inodes', '');
-    const age = gauge('headroom_volume_snapshot_age', 'Age of the latest snapshot', 's');
+    const age = gauge('headroom_volume_snapshot_age_seconds', 'Age of the latest snapshot', 's');
     meter.addBatchObservableCallback(
       (r) => {
         const now = Date.now();

@@ -1,0 +1,139 @@
+import t, { type Test } from 'tap';
+import http from 'node:http';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { gatewayFor, type RunningGateway } from './helpers/gateway.js';
+import { request, serve, until } from './helpers/http.js';
+import { otlpReceiver } from './helpers/otlp-receiver.js';
+import { spawnGateway } from './helpers/process.js';
+import { startTestOrigin, type TestOrigin } from './helpers/origin.js';
+import { prometheusInstalled, startPrometheus } from './helpers/prometheus.js';
+
+const MiB = 1024 * 1024;
+
+/** A 16 MiB allocation with 10 MiB stored, behind a gateway exporting spans to `endpoint`. */
+async function traced(t: Test, endpoint: string, exporter = 'otlp'): Promise<{ origin: TestOrigin; gateway: RunningGateway; traceparents: string[] }> {
+  const origin = await startTestOrigin();
+  t.teardown(() => origin.close());
+  writeFileSync(path.join(origin.root, 'stored.bin'), Buffer.alloc(10 * MiB));
+  // A hop in front of the origin that records the traceparent it is sent.
+  const traceparents: string[] = [];
+  const hop = await serve(t, (req, res) => {
+    if (typeof req.headers.traceparent === 'string') traceparents.push(req.headers.traceparent);
+    const upstream = http.request(`${origin.url}${req.url}`, { method: req.method, headers: req.headers }, (o) => {
+      res.writeHead(o.statusCode!, o.headers);
+      o.pipe(res);
+    });
+    req.pipe(upstream);
+  });
+  const gateway = await gatewayFor(t, hop, {
+    origins: [{ name: 'files', url: hop, headroom: { local: { paths: [origin.root], capacity: '16MiB', interval: '100ms' }, health: { path: '/', interval: '100ms' } } }],
+    policy: { reserve: '1MiB' },
+    telemetry: { serviceName: 'headroom-test', traces: { exporter, endpoint } },
+  });
+  await until(() => (gateway.registry.get('files', origin.root)?.snapshot?.availableBytes ?? 0) === 6 * MiB, 'the first snapshot');
+  return { origin, gateway, traceparents };
+}
+
+const put = (gateway: RunningGateway, name: string, bytes: number, headers: Record<string, string> = {}) =>
+  request(`${gateway.url}/${name}`, { method: 'PUT', headers: { 'content-length': String(bytes), ...headers } }, Buffer.alloc(bytes));
+
+t.test('a refused PUT and an admitted one, as an OTLP receiver gets them', async (t) => {
+  const receiver = await otlpReceiver(t);
+  const { gateway, traceparents, origin } = await traced(t, receiver.url);
+  t.equal((await put(gateway, 'refused.bin', 8 * MiB)).status, 507);
+  t.equal((await put(gateway, 'admitted.bin', 1024)).status, 201);
+  await gateway.shutdown(); // flushes the batch
+  t.ok(receiver.spans.length > 0, 'spans arrived');
+
+  const servers = receiver.spans.filter((s) => s.kind === 2);
+  const refused = servers.find((s) => s.attributes['headroom.decision'] === 'reject')!;
+  t.match(refused, {
+    serviceName: 'headroom-test',
+    status: { code: 2 },
+    attributes: {
+      'http.request.method': 'PUT',
+      'http.response.status_code': 507,
+      'headroom.decision': 'reject',
+      'headroom.reason': 'insufficient_storage',
+      'headroom.origin': 'files',
+      'headroom.volume': origin.root,
+      'headroom.requested_bytes': 8 * MiB,
+      'headroom.usable_bytes': 5 * MiB,
+      'headroom.reserved_bytes': 0,
+      'headroom.snapshot_age_ms': Number,
+    },
+  });
+  t.notOk(receiver.spans.some((s) => s.kind === 3 && s.traceId === refused.traceId), 'no CLIENT span for the refusal');
+
+  const admitted = servers.find((s) => s.attributes['headroom.decision'] === 'admit')!;
+  t.match(admitted.attributes, { 'headroom.reason': 'fits', 'http.response.status_code': 201, 'headroom.requested_bytes': 1024 });
+  const client = receiver.spans.find((s) => s.kind === 3 && s.traceId === admitted.traceId && s.name === 'PUT');
+  t.ok(client, 'a CLIENT span in the admitted request’s trace');
+  t.equal(client!.parentSpanId, admitted.spanId, 'the CLIENT span is the SERVER span’s child');
+  t.equal(traceparents.length, 1, 'the origin was sent one request');
+  const [, traceId, spanId] = traceparents[0]!.split('-');
+  t.equal(traceId, admitted.traceId, 'the origin received the trace id');
+  t.equal(spanId, client!.spanId, 'and the CLIENT span as parent');
+  const poll = receiver.spans.find((s) => s.name === 'headroom.poll health');
+  t.match(poll?.attributes, { 'headroom.origin': 'files' }, 'health polls are spans too');
+});
+
+t.test('an incoming traceparent is continued', async (t) => {
+  const receiver = await otlpReceiver(t);
+  const { gateway } = await traced(t, receiver.url);
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const parent = '00f067aa0ba902b7';
+  await request(`${gateway.url}/anything`, { headers: { traceparent: `00-${traceId}-${parent}-01` } });
+  await gateway.shutdown();
+  const server = receiver.spans.find((s) => s.kind === 2)!;
+  t.equal(server.traceId, traceId, 'the same trace id');
+  t.equal(server.parentSpanId, parent, 'under the caller’s span');
+});
+
+t.test('exporter none sends nothing', async (t) => {
+  const receiver = await otlpReceiver(t);
+  const { gateway } = await traced(t, receiver.url, 'none');
+  await put(gateway, 'admitted.bin', 1024);
+  await put(gateway, 'refused.bin', 8 * MiB);
+  await gateway.shutdown();
+  t.equal(receiver.posts(), 0, 'the receiver was never called');
+  t.notOk(gateway.logLines.some((l) => 'trace_id' in l), 'and access lines carry no trace id');
+});
+
+t.test('SIGTERM right after a request still delivers its spans; the access line carries the trace id', async (t) => {
+  const receiver = await otlpReceiver(t);
+  const origin = await startTestOrigin();
+  t.teardown(() => origin.close());
+  const gateway = await spawnGateway({
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    origins: [{ name: 'files', url: origin.url }],
+    routes: [{ origin: 'files' }],
+    telemetry: { traces: { exporter: 'otlp', endpoint: receiver.url } },
+  });
+  t.teardown(() => gateway.kill());
+  t.equal((await request(`${gateway.url}/x`, { method: 'OPTIONS' })).status, 200);
+  gateway.child.kill('SIGTERM');
+  t.equal(await gateway.exited, 0);
+  const server = receiver.spans.find((s) => s.kind === 2);
+  t.ok(server, 'the SERVER span arrived before exit (the batch delay is 5 s)');
+  const access = gateway.lines.find((l) => l.msg === 'access')!;
+  t.equal(access.trace_id, server!.traceId, 'the access line names the trace');
+  t.equal(access.span_id, server!.spanId);
+});
+
+t.test('a real Prometheus scrapes /metrics and counts the refusals', { skip: !prometheusInstalled() && process.env.CI !== 'true' ? 'prometheus is not installed (apt-get install -y prometheus; .ci/run does)' : false }, async (t) => {
+  const { gateway } = await traced(t, 'http://127.0.0.1:1', 'none');
+  const query = await startPrometheus(t, `127.0.0.1:${gateway.adminAddress.port}`);
+  for (let i = 0; i < 3; i++) t.equal((await put(gateway, `refused-${i}.bin`, 8 * MiB)).status, 507);
+  t.equal((await put(gateway, 'admitted.bin', 1024)).status, 201);
+  let result: Awaited<ReturnType<typeof query>> = [];
+  await until(async () => {
+    result = await query('headroom_decisions_total{reason="insufficient_storage"}');
+    return result[0]?.value[1] === '3';
+  }, 'Prometheus to show 3 refusals', 20_000);
+  t.match(result[0]!.metric, { decision: 'reject', reason: 'insufficient_storage', origin: 'files', job: 'headroom' });
+  const usable = await query('headroom_volume_usable_bytes');
+  t.ok(Number(usable[0]?.value[1]) > 0, 'the volume’s usable bytes are scraped too');
+});

@@ -3,12 +3,20 @@ import pino, { type Logger } from 'pino';
 export type { Logger };
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
+const FLUSH_EVERY_MS = 1000;
+
 /**
- * JSON lines on stdout. Writes are asynchronous so that a slow terminal or
- * pipe never stalls the proxy; call `flushLog` before exiting.
+ * JSON lines on stdout. Writes are asynchronous and batched (up to 4 KiB,
+ * or a second) so that a slow terminal or pipe never stalls the proxy and
+ * a busy one costs one write per batch, not per line; call `flushLog`
+ * before exiting.
  */
-export function createLogger(level: LogLevel, destination: pino.DestinationStream = pino.destination({ sync: false })): Logger {
-  return pino({ level, base: { service: 'headroom' }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
+export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
+  return pino({ level, base: { service: 'headroom' }, timestamp: pino.stdTimeFunctions.isoTime }, destination ?? batchedStdout());
+}
+
+function batchedStdout(): pino.DestinationStream {
+  return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: FLUSH_EVERY_MS });
 }
 
 export function flushLog(logger: Logger): Promise<void> {

@@ -85,3 +85,26 @@ t.test('a refused request that expects 100-continue gets its final answer and no
   t.match(answer, /\r\nConnection: close\r\n/, 'the connection closes, so the unsent body cannot be taken for a request');
   t.equal(origin.stats.requests, 0);
 });
+
+t.test('refusing many uploads on one keep-alive connection leaves no listener behind', async (t) => {
+  const { gateway } = await originBehindGateway(t, { routes: [{ match: { pathPrefix: '/only/' }, origin: 'files' }] });
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => agent.destroy());
+  for (let i = 0; i < 30; i++) {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${gateway.url}/elsewhere`, { method: 'PUT', agent, headers: { 'content-length': 4096 } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode!));
+      });
+      req.on('error', reject);
+      req.end(Buffer.alloc(4096));
+    });
+    t.equal(status, 404);
+  }
+  await new Promise((r) => setImmediate(r));
+  t.same(warnings, [], 'no MaxListenersExceededWarning');
+});

@@ -1,6 +1,6 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
-import { stripHopByHop } from '../http/hop-by-hop.js';
+import { withoutHopByHop } from '../http/hop-by-hop.js';
 import { appendVia, viaEntry } from '../http/via.js';
 import type { Exchange, UpstreamFailure } from './exchange.js';
 import type { Problem } from '../http/problem.js';
@@ -90,8 +90,7 @@ export class Upstream {
     const exchange = req[EXCHANGE]!;
     this.#options.observer.answered(exchange, proxyRes.statusCode ?? 0);
     exchange.onOriginStatus?.(proxyRes.statusCode ?? 0);
-    const headers = proxyRes.headers;
-    stripHopByHop(headers);
+    const headers = withoutHopByHop(proxyRes.headers);
     if (this.#options.pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, this.#options.pseudonym));
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
     proxyRes.pipe(res);
@@ -158,10 +157,9 @@ function upstreamProblem(exchange: Exchange): Problem {
 }
 
 function prepareRequestHeaders(req: IncomingMessage, options: UpstreamOptions): void {
-  const headers = req.headers;
-  const chunked = headers['transfer-encoding'] !== undefined;
-  stripHopByHop(headers);
-  delete headers.expect;
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  const headers = withoutHopByHop(req.headers);
+  if (headers.expect !== undefined) delete headers.expect; // answered here, by the decision
   // Node frames a body of unknown length by itself only for some methods;
   // say so explicitly for all, so that no body is ever sent unframed.
   if (chunked) headers['transfer-encoding'] = 'chunked';
@@ -173,4 +171,6 @@ function prepareRequestHeaders(req: IncomingMessage, options: UpstreamOptions): 
     headers['x-forwarded-proto'] = 'http';
     if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
   }
+  // http-proxy sends req.headers; Node lets them be replaced.
+  req.headers = headers;
 }

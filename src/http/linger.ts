@@ -34,13 +34,18 @@ export function discardBody(req: IncomingMessage, limits: LingerLimits): void {
   };
   const deadline = setTimeout(stop, limits.time);
   deadline.unref();
+  const done = (): void => {
+    clearTimeout(deadline);
+    clearTimeout(release);
+    socket.off('close', done);
+  };
   req.on('data', (chunk: Buffer) => {
     seen += chunk.length;
     if (seen > limits.bytes) stop();
   });
-  req.once('end', () => clearTimeout(deadline));
-  socket.once('close', () => {
-    clearTimeout(deadline);
-    clearTimeout(release);
+  // Within the limits the body ends and the connection stays in use: let go of it.
+  req.once('end', () => {
+    if (!release) done();
   });
+  socket.once('close', done);
 }

@@ -57,7 +57,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const registry = new HeadroomRegistry(config.policy);
   const ledger = new MemoryLedger();
-  const telemetry = startProviders(config.telemetry);
+  const telemetry = await startProviders(config.telemetry);
   const stopSources = startSources(origins.values(), registry, logger, telemetry.tracer);
 
   const steps: readonly Step[] = [

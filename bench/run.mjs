@@ -1,7 +1,7 @@
 // `npm run bench`: Headroom against a direct origin, a bare http-proxy, and nginx,
 // side by side in one run on this machine. Prints one table; writes JSON under
 // bench/results/; with --write also rewrites bench/RESULTS.md.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -156,12 +156,10 @@ if (process.argv.includes('--write')) {
 }
 
 function machine() {
+  // nginx and wrk print their versions on stderr, wrk with exit code 1.
   const version = (cmd, args) => {
-    try {
-      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].trim();
-    } catch (err) {
-      return String(err.stderr ?? '').split('\n')[0].trim();
-    }
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return `${r.stdout}${r.stderr}`.split('\n')[0].trim();
   };
   return {
     cpu: `${os.cpus()[0].model} × ${os.cpus().length}`,

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { until } from './helpers/http.js';
 import { startTestOrigin } from './helpers/origin.js';
-import { spawnGateway } from './helpers/process.js';
+import { spawnGatewayFor } from './helpers/process.js';
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -18,13 +18,7 @@ function refused(port: number): Promise<boolean> {
 t.test('SIGTERM during a slow upload: it completes, new connections are refused, exit 0', async (t) => {
   const origin = await startTestOrigin();
   t.teardown(() => origin.close());
-  const gateway = await spawnGateway({
-    listen: { host: '127.0.0.1', port: 0, drainTimeout: '20s' },
-    admin: { host: '127.0.0.1', port: 0 },
-    origins: [{ name: 'files', url: origin.url }],
-    routes: [{ origin: 'files' }],
-  });
-  t.teardown(() => gateway.kill());
+  const gateway = await spawnGatewayFor(t, origin.url, { listen: { drainTimeout: '20s' } });
 
   const total = 2 * 1024 * 1024;
   const chunk = Buffer.alloc(64 * 1024, 7);
@@ -61,13 +55,7 @@ t.test('SIGTERM during a slow upload: it completes, new connections are refused,
 t.test('SIGTERM with nothing in flight exits at once', async (t) => {
   const origin = await startTestOrigin();
   t.teardown(() => origin.close());
-  const gateway = await spawnGateway({
-    listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
-    origins: [{ name: 'files', url: origin.url }],
-    routes: [{ origin: 'files' }],
-  });
-  t.teardown(() => gateway.kill());
+  const gateway = await spawnGatewayFor(t, origin.url);
   const started = performance.now();
   gateway.child.kill('SIGTERM');
   t.equal(await gateway.exited, 0);

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { startTestOrigin } from './helpers/origin.js';
-import { memoryOf, spawnGateway } from './helpers/process.js';
+import { memoryOf, spawnGatewayFor } from './helpers/process.js';
 
 const GiB = 1024 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -24,13 +24,7 @@ function* body(hash: ReturnType<typeof createHash>): Generator<Buffer> {
 t.test('a 1 GiB PUT arrives byte-identical while the gateway’s memory stays flat', async (t) => {
   const origin = await startTestOrigin();
   t.teardown(() => origin.close());
-  const gateway = await spawnGateway({
-    listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
-    origins: [{ name: 'files', url: origin.url }],
-    routes: [{ origin: 'files' }],
-  });
-  t.teardown(() => gateway.kill());
+  const gateway = await spawnGatewayFor(t, origin.url);
   const pid = gateway.child.pid!;
   const before = memoryOf(pid);
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { gatewayFor, type RunningGateway } from './helpers/gateway.js';
 import { request, serve, until } from './helpers/http.js';
 import { otlpReceiver } from './helpers/otlp-receiver.js';
-import { spawnGateway } from './helpers/process.js';
+import { spawnGatewayFor } from './helpers/process.js';
 import { startTestOrigin, type TestOrigin } from './helpers/origin.js';
 import { prometheusInstalled, startPrometheus } from './helpers/prometheus.js';
 
@@ -105,14 +105,7 @@ t.test('SIGTERM right after a request still delivers its spans; the access line 
   const receiver = await otlpReceiver(t);
   const origin = await startTestOrigin();
   t.teardown(() => origin.close());
-  const gateway = await spawnGateway({
-    listen: { host: '127.0.0.1', port: 0 },
-    admin: { host: '127.0.0.1', port: 0 },
-    origins: [{ name: 'files', url: origin.url }],
-    routes: [{ origin: 'files' }],
-    telemetry: { traces: { exporter: 'otlp', endpoint: receiver.url } },
-  });
-  t.teardown(() => gateway.kill());
+  const gateway = await spawnGatewayFor(t, origin.url, { telemetry: { traces: { exporter: 'otlp', endpoint: receiver.url } } });
   t.equal((await request(`${gateway.url}/x`, { method: 'OPTIONS' })).status, 200);
   gateway.child.kill('SIGTERM');
   t.equal(await gateway.exited, 0);

@@ -1,20 +1,10 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { start, waitForPort } from './processes.mjs';
+import { ensureDebianPackage, start, waitForPort } from './processes.mjs';
 
 export const NGINX = '/usr/sbin/nginx';
 
-/** nginx from Debian's packages, installed on first use (the bench installs nothing by hand). */
-export function ensureNginx() {
-  if (existsSync(NGINX)) return;
-  console.error('nginx is missing; installing Debian\'s nginx (apt-get install -y nginx) …');
-  try {
-    execFileSync('apt-get', ['install', '-y', '-qq', 'nginx'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  } catch {
-    throw new Error('cannot install nginx: run `apt-get install -y nginx` as root, then `npm run bench` again');
-  }
-}
+export const ensureNginx = () => ensureDebianPackage(NGINX, 'nginx');
 
 /**
  * One nginx with two servers: the origin (a 1 KiB file, a PUT endpoint

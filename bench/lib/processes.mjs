@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 
 export async function freePort() {
@@ -42,4 +42,15 @@ export async function stop(child) {
 export function peakRssMiB(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)[1]) / 1024;
+}
+
+/** A program from Debian's packages, installed on first use (the bench installs nothing by hand). */
+export function ensureDebianPackage(binary, pkg) {
+  if (existsSync(binary)) return;
+  console.error(`${pkg} is missing; installing Debian's ${pkg} (apt-get install -y ${pkg}) …`);
+  try {
+    execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } catch {
+    throw new Error(`cannot install ${pkg}: run \`apt-get install -y ${pkg}\` as root, then \`npm run bench\` again`);
+  }
 }

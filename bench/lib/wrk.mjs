@@ -1,21 +1,13 @@
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { execFileSync } from 'node:child_process';
+import { ensureDebianPackage } from './processes.mjs';
 
 const run = promisify(execFile);
 export const WRK = '/usr/bin/wrk';
 
-export function ensureWrk() {
-  if (existsSync(WRK)) return;
-  console.error('wrk is missing; installing Debian\'s wrk (apt-get install -y wrk) …');
-  try {
-    execFileSync('apt-get', ['install', '-y', '-qq', 'wrk'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-  } catch {
-    throw new Error('cannot install wrk: run `apt-get install -y wrk` as root, then `npm run bench` again');
-  }
-}
+export const ensureWrk = () => ensureDebianPackage(WRK, 'wrk');
 
 /** A wrk script for a PUT of `bytes` bytes, with extra headers. */
 export function putScript(dir, name, bytes, headers = {}) {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import YAML from 'yaml';
+import type { Test } from 'tap';
 
 export const CLI = path.resolve(import.meta.dirname, '../../dist/src/cli.js');
 
@@ -47,4 +48,17 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+}
+
+/** `headroom proxy` in front of one origin, on loopback, killed when the test ends if still running. */
+export async function spawnGatewayFor(t: Test, originUrl: string, values: Record<string, unknown> = {}): Promise<GatewayProcess> {
+  const gateway = await spawnGateway({
+    listen: { host: '127.0.0.1', port: 0, ...(values.listen as object) },
+    admin: { host: '127.0.0.1', port: 0 },
+    origins: [{ name: 'files', url: originUrl }],
+    routes: [{ origin: 'files' }],
+    ...Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'listen')),
+  });
+  t.teardown(() => gateway.kill());
+  return gateway;
 }

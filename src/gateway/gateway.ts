@@ -29,6 +29,10 @@ import { checkHealth } from './steps/check-health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { MemoryLedger } from '../ledger/memory-ledger.js';
 
+/** The exchange a connection is serving, kept on the socket itself (cheaper than a WeakMap per request). */
+const IN_FLIGHT = Symbol('headroom.inFlight');
+type TrackedSocket = Socket & { [IN_FLIGHT]?: Exchange | null };
+
 export interface GatewayOptions {
   readonly logger: Logger;
   /** Steps that run after the storage guard, before forwarding. */
@@ -78,7 +82,6 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
 
   const inFlight = new Set<Exchange>();
-  const onSocket = new WeakMap<Socket, Exchange>();
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
   const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, config.policy, () => inFlight.size);
 
@@ -129,11 +132,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const exchange = new Exchange(req, res, expectsContinue);
     tracing?.start(exchange);
     inFlight.add(exchange);
-    onSocket.set(req.socket, exchange);
+    (req.socket as TrackedSocket)[IN_FLIGHT] = exchange;
     if (draining) res.setHeader('Connection', 'close');
     res.once('close', () => {
       inFlight.delete(exchange);
-      onSocket.delete(req.socket);
+      (req.socket as TrackedSocket)[IN_FLIGHT] = null;
       tracing?.end(exchange);
       metrics.exchangeEnded(exchange);
       logAccess(logger, exchange);
@@ -155,7 +158,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     const problem = clientErrorProblem(err, socket);
     logger.info({ msg: 'refused at the parser', code: err.code, status: problem?.status, client: socket.remoteAddress });
-    const pending = onSocket.get(socket);
+    const pending = (socket as TrackedSocket)[IN_FLIGHT];
     // Gone, or broken inside a body being forwarded: the exchange cannot
     // finish, and destroying the socket aborts it upstream too.
     if (!problem || (pending && !pending.req.complete)) return void socket.destroy();

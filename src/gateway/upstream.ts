@@ -9,6 +9,8 @@ export interface UpstreamOptions {
   /** Pseudonym for Via, or null when Via is off. */
   readonly pseudonym: string | null;
   readonly xForwarded: boolean;
+  /** True while the gateway drains: responses then close their connections. */
+  readonly closing: () => boolean;
   /** Called when the exchange with the origin fails before a response started. */
   readonly onFailure: (exchange: Exchange, problem: Problem) => void;
   readonly observer: UpstreamObserver;
@@ -92,6 +94,7 @@ export class Upstream {
     exchange.onOriginStatus?.(proxyRes.statusCode ?? 0);
     const headers = withoutHopByHop(proxyRes.headers);
     if (this.#options.pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, this.#options.pseudonym));
+    if (this.#options.closing()) headers.connection = 'close';
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
     proxyRes.pipe(res);
     // An origin that breaks off mid-response must not look like a complete one.

@@ -31,8 +31,9 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     const decision = decide(writeFacts(req.method!, req.headers), state && viewOf(state, ledger), policy, Date.now());
     exchange.decision = decision;
     exchange.volume = state?.volume ?? null;
-    const context: RefusalContext = { origin: route.origin.name, volume: state?.volume ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize };
-    if (decision.verdict === 'reject') return refusalProblem(decision, context);
+    // Built only for a refusal, now or when an upload is cut mid-stream.
+    const context = (): RefusalContext => ({ origin: route.origin.name, volume: state?.volume ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
+    if (decision.verdict === 'reject') return refusalProblem(decision, context());
     if (state === null) return undefined;
 
     const reservation = ledger.reserve(state.key, decision.reserveBytes);
@@ -55,7 +56,7 @@ function meter(
   exchange: Exchange,
   state: VolumeState,
   reservation: Reservation,
-  { ledger, policy, context }: { ledger: Ledger; policy: PolicyConfig; context: RefusalContext },
+  { ledger, policy, context }: { ledger: Ledger; policy: PolicyConfig; context: () => RefusalContext },
 ): (bytes: number) => void {
   return (bytes) => {
     state.addWritten(bytes);
@@ -75,7 +76,7 @@ function meter(
     const decision = decide({ declaredBytes: null, creates: false }, view, policy, now);
     if (decision.verdict !== 'reject') return;
     exchange.decision = decision;
-    exchange.cut(refusalProblem(decision, context));
+    exchange.cut(refusalProblem(decision, context()));
   };
 }
 

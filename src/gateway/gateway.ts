@@ -10,7 +10,7 @@ import { viaEntry } from '../http/via.js';
 import { logAccess } from './access-log.js';
 import { clientErrorProblem } from './client-error.js';
 import { Exchange } from './exchange.js';
-import { createOrigin, type Origin } from './origin.js';
+import { createOrigin } from './origin.js';
 import { RouteTable } from './route-table.js';
 import type { Step } from './step.js';
 import { checkFraming } from './steps/check-framing.js';
@@ -42,7 +42,6 @@ export interface GatewayOptions {
 export interface Gateway {
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo;
-  readonly origins: ReadonlyMap<string, Origin>;
   readonly registry: HeadroomRegistry;
   readonly ledger: Ledger;
   /**
@@ -203,7 +202,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     for (const origin of origins.values()) origin.agent.destroy();
   };
 
-  return { address, adminAddress: admin.address, origins, registry, ledger, shutdown };
+  return { address, adminAddress: admin.address, registry, ledger, shutdown };
 }
 
 const internalError: Problem = {

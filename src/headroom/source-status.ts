@@ -2,14 +2,11 @@
 export class SourceStatus {
   lastError: string | null = null;
   lastErrorAt: number | null = null;
-  lastSuccessAt: number | null = null;
 
+  /** The last error stays until the next one: /status shows it with its time. */
   report(error: string | null, now = Date.now()): void {
-    if (error === null) {
-      this.lastSuccessAt = now;
-    } else {
-      this.lastError = error;
-      this.lastErrorAt = now;
-    }
+    if (error === null) return;
+    this.lastError = error;
+    this.lastErrorAt = now;
   }
 }

@@ -37,7 +37,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     if (state === null) return undefined;
 
     const reservation = ledger.reserve(state.key, decision.reserveBytes);
-    res.once('close', reservation.release);
+    res.once('close', () => reservation.release());
     exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
     exchange.onOriginStatus = (status) => {
       if (status === 507) state.markFull();

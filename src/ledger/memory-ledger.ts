@@ -6,32 +6,7 @@ export class MemoryLedger implements Ledger {
   #total = 0;
 
   reserve(volumeKey: string, bytes: number): Reservation {
-    let held = 0;
-    let released = false;
-    const adjust = (delta: number): void => {
-      held += delta;
-      this.#total += delta;
-      const now = (this.#reserved.get(volumeKey) ?? 0) + delta;
-      if (now === 0) this.#reserved.delete(volumeKey);
-      else this.#reserved.set(volumeKey, now);
-    };
-    adjust(bytes);
-    return {
-      get bytes() {
-        return held;
-      },
-      consume: (n) => {
-        if (!released) adjust(-Math.min(n, held));
-      },
-      grow: (n) => {
-        if (!released) adjust(n);
-      },
-      release: () => {
-        if (released) return;
-        released = true;
-        adjust(-held);
-      },
-    };
+    return new MemoryReservation(this, volumeKey, bytes);
   }
 
   reservedBytes(volumeKey: string): number {
@@ -40,5 +15,49 @@ export class MemoryLedger implements Ledger {
 
   totalReservedBytes(): number {
     return this.#total;
+  }
+
+  /** For reservations only: moves the volume's and the total's figures by `delta`. */
+  adjust(volumeKey: string, delta: number): void {
+    this.#total += delta;
+    const now = (this.#reserved.get(volumeKey) ?? 0) + delta;
+    if (now === 0) this.#reserved.delete(volumeKey);
+    else this.#reserved.set(volumeKey, now);
+  }
+}
+
+class MemoryReservation implements Reservation {
+  #held = 0;
+  #released = false;
+
+  constructor(
+    private readonly ledger: MemoryLedger,
+    private readonly volumeKey: string,
+    bytes: number,
+  ) {
+    this.#hold(bytes);
+  }
+
+  get bytes(): number {
+    return this.#held;
+  }
+
+  consume(bytes: number): void {
+    if (!this.#released) this.#hold(-Math.min(bytes, this.#held));
+  }
+
+  grow(bytes: number): void {
+    if (!this.#released) this.#hold(bytes);
+  }
+
+  release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#hold(-this.#held);
+  }
+
+  #hold(delta: number): void {
+    this.#held += delta;
+    this.ledger.adjust(this.volumeKey, delta);
   }
 }

@@ -152,7 +152,8 @@ console.log(table);
 mkdirSync(path.join(here, 'results'), { recursive: true });
 writeFileSync(path.join(here, 'results', `${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify(results, null, 2));
 if (process.argv.includes('--write')) {
-  writeFileSync(path.join(here, 'RESULTS.md'), `# Benchmark results\n\n\`npm run bench -- --write\`, ${new Date().toISOString()}.\n\n${table}\n`);
+  const notes = readFileSync(path.join(here, 'NOTES.md'), 'utf8');
+  writeFileSync(path.join(here, 'RESULTS.md'), `# Benchmark results\n\n\`npm run bench -- --write\`, ${new Date().toISOString()}.\n\n${table}\n\n${notes}`);
 }
 
 function machine() {

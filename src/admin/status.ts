@@ -53,7 +53,7 @@ export function gatewayStatus(origins: Iterable<Origin>, registry: HeadroomRegis
       lastHealthError: origin.health?.lastError ?? null,
       lastAgentError: origin.agentStatus?.lastError ?? null,
       lastAgentErrorAt: origin.agentStatus?.lastErrorAt ? new Date(origin.agentStatus.lastErrorAt).toISOString() : null,
-      volumes: [...registry.volumesOf(origin.name)].map((state) => {
+      volumes: registry.volumesOf(origin.name).map((state) => {
         const snapshot = state.snapshot;
         const reservedBytes = ledger.reservedBytes(state.key);
         const age = snapshot ? now - snapshot.takenAt : null;

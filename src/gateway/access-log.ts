@@ -13,17 +13,19 @@ type CountedSocket = Socket & { [COUNTED]?: { read: number; written: number } };
 export function logAccess(logger: Logger, exchange: Exchange): void {
   const { req, res } = exchange;
   const socket = req.socket as CountedSocket;
-  const before = socket[COUNTED] ?? { read: 0, written: 0 };
-  const now = { read: socket.bytesRead, written: socket.bytesWritten };
-  socket[COUNTED] = now;
+  const counted = (socket[COUNTED] ??= { read: 0, written: 0 });
+  const bytesIn = socket.bytesRead - counted.read;
+  const bytesOut = socket.bytesWritten - counted.written;
+  counted.read = socket.bytesRead;
+  counted.written = socket.bytesWritten;
   logger.info({
     msg: 'access',
     method: req.method,
     path: exchange.path || req.url,
     // 499, as nginx logs it: the client went away before the response was complete.
     status: res.writableFinished ? res.statusCode : 499,
-    bytesIn: now.read - before.read,
-    bytesOut: now.written - before.written,
+    bytesIn,
+    bytesOut,
     durationMs: Math.round((performance.now() - exchange.startedAt) * 1000) / 1000,
     origin: exchange.route?.origin.name ?? null,
     decision: exchange.decision?.verdict,

@@ -6,7 +6,7 @@ export interface Route {
   /** Lower-case host without port, or null for any host. */
   readonly host: string | null;
   readonly origin: Origin;
-  /** The volume this route's writes land on: named, or the origin's only local path; null when unknown. */
+  /** The volume this route's writes land on, when the route names it; otherwise the origin's only volume (see the guard). */
   readonly volume: string | null;
 }
 
@@ -18,7 +18,7 @@ export class RouteTable {
     this.#routes = routes.map((r) => {
       const origin = origins.get(r.origin);
       if (!origin) throw new Error(`route names unknown origin "${r.origin}"; the config loader should have refused it`);
-      return { pathPrefix: r.match.pathPrefix, host: r.match.host?.toLowerCase() ?? null, origin, volume: r.volume ?? soleVolume(origin) };
+      return { pathPrefix: r.match.pathPrefix, host: r.match.host?.toLowerCase() ?? null, origin, volume: r.volume };
     });
   }
 
@@ -30,11 +30,6 @@ export class RouteTable {
     }
     return null;
   }
-}
-
-function soleVolume(origin: Origin): string | null {
-  const paths = origin.config.headroom.local?.paths ?? [];
-  return paths.length === 1 ? paths[0]! : null;
 }
 
 function hostOnly(hostHeader: string): string {

@@ -70,17 +70,13 @@ export class Upstream {
       return;
     }
     const { connectTimeout, timeout } = exchange.route!.origin.config;
-    const giveUp = (failure: UpstreamFailure) => () => {
-      exchange.upstreamFailure = failure;
-      proxyReq.destroy(Object.assign(new Error(`origin ${failure.replace('_', ' ')}`), { code: 'ETIMEDOUT' }));
-    };
     const socket = proxyReq.socket;
     if (socket?.connecting) {
-      const timer = setTimeout(giveUp('connect_timeout'), connectTimeout);
+      const timer = setTimeout(giveUp, connectTimeout, exchange, proxyReq, 'connect_timeout');
       socket.once('connect', () => clearTimeout(timer));
       proxyReq.once('close', () => clearTimeout(timer));
     }
-    proxyReq.setTimeout(timeout, giveUp('timeout'));
+    proxyReq.setTimeout(timeout, () => giveUp(exchange, proxyReq, 'timeout'));
     // http-proxy misses a client that leaves after sending its whole request
     // (node-http-proxy#1586): end the upstream exchange with the client's.
     exchange.res.once('close', () => {
@@ -123,6 +119,11 @@ export class Upstream {
   close(): void {
     this.#proxy.close();
   }
+}
+
+function giveUp(exchange: Exchange, proxyReq: ClientRequest, failure: UpstreamFailure): void {
+  exchange.upstreamFailure = failure;
+  proxyReq.destroy(Object.assign(new Error(`origin ${failure.replace('_', ' ')}`), { code: 'ETIMEDOUT' }));
 }
 
 function classify(err: NodeJS.ErrnoException): UpstreamFailure {

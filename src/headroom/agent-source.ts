@@ -23,7 +23,7 @@ export function startAgentSource(origin: string, config: AgentSourceConfig, regi
 
   const once = async (): Promise<string | null> => {
     const takenAt = Date.now();
-    const marks = new Map([...registry.volumesOf(origin)].map((v) => [v.volume, v.writtenMark()]));
+    const marks = new Map(registry.volumesOf(origin).map((v) => [v.volume, v.writtenMark()]));
     const result = await poll(url, { timeout: config.timeout, maxBytes: MAX_ANSWER_BYTES, headers, agent });
     let error: string | null = null;
     if (!result.ok) error = result.error;

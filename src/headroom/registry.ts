@@ -4,6 +4,8 @@ import { VolumeState, volumeKey } from './volume-state.js';
 /** Every volume the gateway guards, by origin and volume name. */
 export class HeadroomRegistry {
   readonly #volumes = new Map<string, VolumeState>();
+  /** The same states by origin, so that per-origin questions (asked per write) never scan every volume. */
+  readonly #byOrigin = new Map<string, VolumeState[]>();
   readonly #marks: FloodMarks;
 
   constructor(marks: FloodMarks) {
@@ -17,6 +19,9 @@ export class HeadroomRegistry {
     if (!state) {
       state = new VolumeState(origin, volume, this.#marks);
       this.#volumes.set(key, state);
+      const ofOrigin = this.#byOrigin.get(origin);
+      if (ofOrigin) ofOrigin.push(state);
+      else this.#byOrigin.set(origin, [state]);
     }
     return state;
   }
@@ -30,17 +35,13 @@ export class HeadroomRegistry {
   }
 
   /** The volumes known for one origin, in the order they were first seen. */
-  *volumesOf(origin: string): IterableIterator<VolumeState> {
-    for (const state of this.#volumes.values()) if (state.origin === origin) yield state;
+  volumesOf(origin: string): readonly VolumeState[] {
+    return this.#byOrigin.get(origin) ?? [];
   }
 
   /** The origin's only volume, when it has exactly one (a route need not name it then). */
   soleVolume(origin: string): VolumeState | null {
-    let found: VolumeState | null = null;
-    for (const state of this.volumesOf(origin)) {
-      if (found) return null;
-      found = state;
-    }
-    return found;
+    const states = this.#byOrigin.get(origin);
+    return states?.length === 1 ? states[0]! : null;
   }
 }

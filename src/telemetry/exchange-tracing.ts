@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Tracer, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Exchange } from '../gateway/exchange.js';
 
@@ -126,4 +126,3 @@ export function decisionAttributes(exchange: Exchange): Attributes | null {
   };
 }
 
-export type { Span };

@@ -130,3 +130,15 @@ t.test('a real Prometheus scrapes /metrics and counts the refusals', { skip: !pr
   const usable = await query('headroom_volume_usable_bytes');
   t.ok(Number(usable[0]?.value[1]) > 0, 'the volume’s usable bytes are scraped too');
 });
+
+t.test('a write to a volume nobody measures is traced as admit_unknown', async (t) => {
+  const receiver = await otlpReceiver(t);
+  const origin = await startTestOrigin();
+  t.teardown(() => origin.close());
+  const gateway = await gatewayFor(t, origin.url, { telemetry: { traces: { exporter: 'otlp', endpoint: receiver.url } } });
+  t.equal((await put(gateway, 'unknown.bin', 1024)).status, 201, 'onUnknown: admit lets it through');
+  await gateway.shutdown();
+  const server = receiver.spans.find((s) => s.kind === 2)!;
+  t.match(server.attributes, { 'headroom.decision': 'admit_unknown', 'headroom.reason': 'stale', 'headroom.requested_bytes': 1024 });
+  t.notOk(server.status.code === 2, 'an admission is not an error');
+});

@@ -184,7 +184,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   });
   logger.info({ msg: 'gateway listening', host: address.address, port: address.port, admin: `${admin.address.address}:${admin.address.port}`, origins: [...origins.keys()] });
 
-  const shutdown = async (): Promise<void> => {
+  const stop = async (): Promise<void> => {
     draining = true;
     const closed = new Promise((resolve) => server.close(resolve));
     // Exchanges in flight close their connections when they answer (see `closing`).
@@ -204,6 +204,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     for (const origin of origins.values()) origin.agent.destroy();
   };
 
+  let stopping: Promise<void> | null = null;
+  const shutdown = (): Promise<void> => (stopping ??= stop()); // a second signal waits for the first drain
   return { address, adminAddress: admin.address, registry, ledger, shutdown };
 }
 

@@ -1,7 +1,5 @@
+import { escapeHtml as esc } from '../http/html.js';
 import type { GatewayStatus, VolumeStatus } from './status.js';
-
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-const esc = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 const pct = (part: number, whole: number): string => `${Math.max(0, Math.min(100, (part / whole) * 100)).toFixed(2)}%`;
 
 function size(bytes: number | null): string {

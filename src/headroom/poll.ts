@@ -41,7 +41,7 @@ export function poll(url: string, options: { timeout: number; maxBytes: number; 
 }
 
 /** `interval` ± 10%, so that gateways started together do not poll in step. */
-export function jittered(interval: number): number {
+function jittered(interval: number): number {
   return Math.round(interval * (0.9 + Math.random() * 0.2));
 }
 

@@ -8,7 +8,7 @@ export interface LingerLimits {
 }
 
 /** Whether the request announced a body (its bytes may still be arriving). */
-export function announcesBody(req: IncomingMessage): boolean {
+function announcesBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

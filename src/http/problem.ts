@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import Negotiator from 'negotiator';
+import { escapeHtml } from './html.js';
 
 /**
  * An answer the gateway makes itself (SPEC §6). What to say is decided by
@@ -30,7 +31,7 @@ const HTML = 'text/html';
 const OFFERED = [PROBLEM_JSON, JSON_TYPE, HTML];
 
 /** The RFC 9457 object; the same members are sent as problem+json and as JSON. */
-export function problemObject(problem: Problem): Record<string, unknown> {
+function problemObject(problem: Problem): Record<string, unknown> {
   return {
     type: `urn:headroom:problem:${problem.error}`,
     title: STATUS_CODES[problem.status] ?? 'Error',
@@ -52,24 +53,22 @@ export function renderProblem(problem: Problem, accept: string | undefined): Ren
   return { contentType, body: Buffer.from(JSON.stringify(problemObject(problem)) + '\n') };
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 
 function html(problem: Problem): string {
   const title = `${problem.status} ${STATUS_CODES[problem.status] ?? 'Error'}`;
   const rows = Object.entries(problem.members ?? {})
     .filter(([, v]) => v !== null)
-    .map(([k, v]) => `<tr><th>${escape(k)}</th><td>${escape(String(v))}</td></tr>`)
+    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(String(v))}</td></tr>`)
     .join('');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
 th{text-align:left;padding-right:1rem;font-weight:600}code{background:#f3f3f3;padding:0 .2em}</style></head>
-<body><h1>${escape(title)}</h1>
-<p>${escape(problem.detail)}</p>
-<p><strong>What you can do:</strong> ${escape(problem.suggestedAction)}</p>
+<body><h1>${escapeHtml(title)}</h1>
+<p>${escapeHtml(problem.detail)}</p>
+<p><strong>What you can do:</strong> ${escapeHtml(problem.suggestedAction)}</p>
 ${rows ? `<table>${rows}</table>` : ''}
-<p><small>Answered by the gateway (<code>${escape(problem.error)}</code>).</small></p>
+<p><small>Answered by the gateway (<code>${escapeHtml(problem.error)}</code>).</small></p>
 </body></html>
 `;
 }

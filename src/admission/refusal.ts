@@ -14,14 +14,16 @@ type Rejection = Extract<Decision, { verdict: 'reject' }>;
 
 const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
 
-/** Quota members (RFC 4331 style): total = capacity, used + available = total. */
-function quota(f: Figures): Record<string, number | null> {
+/** Quota members (RFC 4331 style: total = capacity, used + available = total), and where. */
+function members(f: Figures, context: RefusalContext): Record<string, number | string | null> {
   const available = f.usableBytes === null ? null : Math.max(0, f.usableBytes);
   return {
     requested: f.requestedBytes,
     quota_available: available,
     quota_total: f.capacityBytes,
     quota_used: f.capacityBytes !== null && available !== null ? f.capacityBytes - available : null,
+    origin: context.origin,
+    volume: context.volume,
   };
 }
 
@@ -30,7 +32,6 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
   const f = decision.figures;
   const where = context.volume === null ? `origin "${context.origin}"` : `volume ${context.volume} of origin "${context.origin}"`;
   const size = f.requestedBytes === null ? 'a body of unknown length' : `${f.requestedBytes} bytes`;
-  const members = { ...quota(f), origin: context.origin, volume: context.volume };
   switch (decision.reason) {
     case 'too_large': {
       const overCap = context.maxBodySize > 0 && (f.requestedBytes ?? 0) > context.maxBodySize;
@@ -41,7 +42,7 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
           ? `${size} exceed the largest body this gateway accepts (${context.maxBodySize} bytes).`
           : `${size} can never fit: ${where} holds at most ${f.capacityBytes} bytes.`,
         suggestedAction: 'Send a smaller file, or split it.',
-        members,
+        members: members(f, context),
       };
     }
     case 'flood_stage':
@@ -51,7 +52,7 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
         detail: `${where} is nearly full; writes are refused until usage falls below the flood release mark.`,
         suggestedAction: 'Free space on the origin (delete files), then retry.',
         retryAfter: context.retryAfter,
-        members,
+        members: members(f, context),
       };
     case 'inodes':
       return {
@@ -60,7 +61,7 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
         detail: `${where} has ${f.freeInodes} free inodes, fewer than the ${context.minFreeInodes} kept free; no new files can be made.`,
         suggestedAction: 'Delete files (many small ones use up inodes), then retry.',
         retryAfter: context.retryAfter,
-        members: { ...members, free_inodes: f.freeInodes, min_free_inodes: context.minFreeInodes },
+        members: { ...members(f, context), free_inodes: f.freeInodes, min_free_inodes: context.minFreeInodes },
       };
     case 'stale':
       return {
@@ -69,7 +70,7 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
         detail: `How much room ${where} has is unknown right now${f.snapshotAgeMs === null ? '' : ` (last measured ${Math.round(f.snapshotAgeMs / 1000)} s ago)`}; writes wait until it is known.`,
         suggestedAction: 'Retry later.',
         retryAfter: context.retryAfter,
-        members,
+        members: members(f, context),
       };
     default:
       return {
@@ -81,7 +82,7 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
             : `${size} do not fit: ${mib(Math.max(0, f.usableBytes))} usable on ${where}.`,
         suggestedAction: 'Free space on the origin, send a smaller file, or retry later.',
         retryAfter: context.retryAfter,
-        members,
+        members: members(f, context),
       };
   }
 }

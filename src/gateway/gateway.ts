@@ -139,6 +139,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     (req.socket as TrackedSocket)[IN_FLIGHT] = exchange;
     if (draining) res.setHeader('Connection', 'close');
     res.once('close', () => {
+      upstream.clientClosed(exchange);
       inFlight--;
       (req.socket as TrackedSocket)[IN_FLIGHT] = null;
       tracing?.end(exchange);

@@ -77,11 +77,15 @@ export class Upstream {
       proxyReq.once('close', () => clearTimeout(timer));
     }
     proxyReq.setTimeout(timeout, () => giveUp(exchange, proxyReq, 'timeout'));
-    // http-proxy misses a client that leaves after sending its whole request
-    // (node-http-proxy#1586): end the upstream exchange with the client's.
-    exchange.res.once('close', () => {
-      if (!exchange.res.writableFinished) proxyReq.destroy();
-    });
+  }
+
+  /**
+   * Called when the client's side of the exchange closes. http-proxy misses
+   * a client that leaves after sending its whole request
+   * (node-http-proxy#1586): the upstream exchange ends with the client's.
+   */
+  clientClosed(exchange: Exchange): void {
+    if (!exchange.res.writableFinished) exchange.upstreamRequest?.destroy();
   }
 
   #onProxyRes(proxyRes: IncomingMessage, req: Tracked, res: ServerResponse): void {

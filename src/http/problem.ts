@@ -32,17 +32,20 @@ const OFFERED = [PROBLEM_JSON, JSON_TYPE, HTML];
 
 /** The RFC 9457 object; the same members are sent as problem+json and as JSON. */
 function problemObject(problem: Problem): Record<string, unknown> {
-  return {
+  // Filled member by member rather than spread: this runs for every refusal.
+  const object: Record<string, unknown> = {
     type: `urn:headroom:problem:${problem.error}`,
     title: STATUS_CODES[problem.status] ?? 'Error',
     status: problem.status,
     detail: problem.detail,
     error: problem.error,
     message: problem.detail,
-    ...problem.members,
-    ...(problem.retryAfter === undefined ? {} : { retry_after: problem.retryAfter }),
-    suggested_action: problem.suggestedAction,
   };
+  const members = problem.members;
+  if (members) for (const name in members) object[name] = members[name];
+  if (problem.retryAfter !== undefined) object.retry_after = problem.retryAfter;
+  object.suggested_action = problem.suggestedAction;
+  return object;
 }
 
 /** Renders by `Accept`: problem+json unless the client prefers HTML or plain JSON. */

@@ -8,6 +8,8 @@ import { otlpReceiver } from './helpers/otlp-receiver.js';
 import { spawnGatewayFor } from './helpers/process.js';
 import { startTestOrigin, type TestOrigin } from './helpers/origin.js';
 import { prometheusInstalled, startPrometheus } from './helpers/prometheus.js';
+import { startProviders } from '../src/telemetry/providers.js';
+import type { TelemetryConfig } from '../src/config/types.js';
 
 const MiB = 1024 * 1024;
 
@@ -45,6 +47,7 @@ t.test('a refused PUT and an admitted one, as an OTLP receiver gets them', async
   t.equal((await put(gateway, 'admitted.bin', 1024)).status, 201);
   await gateway.shutdown(); // flushes the batch
   t.ok(receiver.spans.length > 0, 'spans arrived');
+  t.ok(receiver.contentTypes.every((type) => type === 'application/x-protobuf'), 'as OTLP/protobuf, the default');
 
   const servers = receiver.spans.filter((s) => s.kind === 2);
   const refused = servers.find((s) => s.attributes['headroom.decision'] === 'reject')!;
@@ -141,4 +144,22 @@ t.test('a write to a volume nobody measures is traced as admit_unknown', async (
   const server = receiver.spans.find((s) => s.kind === 2)!;
   t.match(server.attributes, { 'headroom.decision': 'admit_unknown', 'headroom.reason': 'stale', 'headroom.requested_bytes': 1024 });
   t.notOk(server.status.code === 2, 'an admission is not an error');
+});
+
+t.test('OTLP/JSON when the config or OTEL_EXPORTER_OTLP_PROTOCOL asks for it; an unsupported protocol is named', async (t) => {
+  const receiver = await otlpReceiver(t);
+  const config = (protocol: TelemetryConfig['traces']['protocol']): TelemetryConfig => ({
+    serviceName: 'headroom-test',
+    traces: { exporter: 'otlp', endpoint: receiver.url, protocol },
+    metrics: { prometheus: false },
+  });
+  const sendOneSpan = async (telemetry: Awaited<ReturnType<typeof startProviders>>, name: string) => {
+    telemetry.tracer!.startSpan(name).end();
+    t.equal(await telemetry.shutdown(), null, `${name}: flushed`);
+  };
+  await sendOneSpan(await startProviders(config('http/json'), {}), 'by-config');
+  await sendOneSpan(await startProviders(config('http/protobuf'), { OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json' }), 'by-env');
+  t.same(receiver.contentTypes, ['application/json', 'application/json']);
+  t.same(receiver.spans.map((s) => s.name), ['by-config', 'by-env'], 'both decoded as JSON');
+  await t.rejects(startProviders(config('http/protobuf'), { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), /"grpc" is not supported.*http\/protobuf or http\/json/);
 });

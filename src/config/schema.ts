@@ -61,6 +61,7 @@ export const gatewaySchema = {
     traces: {
       exporter: { doc: 'Where spans go.', format: ['otlp', 'console', 'none'], default: 'none' },
       endpoint: { doc: 'OTLP/HTTP base URL; spans go to {endpoint}/v1/traces.', format: 'http-url', default: 'http://127.0.0.1:4318' },
+      protocol: { doc: 'OTLP/HTTP encoding of spans.', format: ['http/protobuf', 'http/json'], default: 'http/protobuf' },
     },
     metrics: {
       prometheus: { doc: 'Serve Prometheus text on the admin listener’s /metrics.', format: Boolean, default: true },

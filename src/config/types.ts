@@ -88,11 +88,14 @@ export interface LedgerConfig {
   readonly url: string;
 }
 
+export type OtlpProtocol = 'http/protobuf' | 'http/json';
+
 export interface TelemetryConfig {
   readonly serviceName: string;
   readonly traces: {
     readonly exporter: 'otlp' | 'console' | 'none';
     readonly endpoint: string;
+    readonly protocol: OtlpProtocol;
   };
   readonly metrics: { readonly prometheus: boolean };
 }

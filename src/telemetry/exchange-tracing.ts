@@ -26,7 +26,8 @@ export class ExchangeTracing {
 
   start(exchange: Exchange): void {
     const { req } = exchange;
-    const parent = propagator.extract(ROOT_CONTEXT, req.headers, getter);
+    // Most requests arrive without trace context: nothing to extract.
+    const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, getter);
     const [host, port] = (req.headers.host ?? '').split(':');
     exchange.span = this.tracer.startSpan(
       req.method ?? 'HTTP',

@@ -29,29 +29,108 @@ const plain = (v: OtlpValue): string | number | boolean =>
 const attributes = (list: OtlpAttribute[] = []) => Object.fromEntries(list.map((a) => [a.key, plain(a.value)]));
 
 /**
- * An OTLP/HTTP receiver: accepts POST /v1/traces in OTLP/JSON (what the
- * exporter sends), decodes every span, and answers as a collector would.
+ * An OTLP/HTTP receiver: accepts POST /v1/traces in OTLP/protobuf (the
+ * exporter's default) or OTLP/JSON, decodes every span, and answers as a
+ * collector would.
  */
-export async function otlpReceiver(t: Test): Promise<{ url: string; spans: ReceivedSpan[]; posts: () => number }> {
+export async function otlpReceiver(t: Test): Promise<{ url: string; spans: ReceivedSpan[]; posts: () => number; contentTypes: string[] }> {
   const spans: ReceivedSpan[] = [];
+  const contentTypes: string[] = [];
   let posts = 0;
   const url = await serve(t, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       posts++;
-      if (req.url === '/v1/traces' && String(req.headers['content-type']).startsWith('application/json')) {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as {
-          resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: Array<Omit<ReceivedSpan, 'attributes' | 'serviceName'> & { attributes: OtlpAttribute[] }> }> }>;
-        };
-        for (const rs of body.resourceSpans) {
-          const serviceName = String(attributes(rs.resource.attributes)['service.name']);
-          for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ ...s, parentSpanId: s.parentSpanId ?? '', attributes: attributes(s.attributes), serviceName });
-        }
+      const type = String(req.headers['content-type']);
+      contentTypes.push(type);
+      if (req.url === '/v1/traces') {
+        const body = Buffer.concat(chunks);
+        spans.push(...(type.startsWith('application/json') ? fromJson(body) : fromProtobuf(body)));
       }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end('{}');
     });
   });
-  return { url, spans, posts: () => posts };
+  return { url, spans, posts: () => posts, contentTypes };
+}
+
+type JsonSpan = Omit<ReceivedSpan, 'attributes' | 'serviceName'> & { attributes: OtlpAttribute[] };
+
+function fromJson(body: Buffer): ReceivedSpan[] {
+  const request = JSON.parse(body.toString()) as {
+    resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: JsonSpan[] }> }>;
+  };
+  return request.resourceSpans.flatMap((rs) => {
+    const serviceName = String(attributes(rs.resource.attributes)['service.name']);
+    return rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({ ...s, parentSpanId: s.parentSpanId ?? '', attributes: attributes(s.attributes), serviceName })));
+  });
+}
+
+// OTLP/protobuf read with a protobuf wire-format reader of its own, so that
+// the test does not trust the SDK's encoder to check itself. Field numbers
+// are those of opentelemetry/proto/{collector/trace,trace,common}/v1.
+type Field = { readonly n: number; readonly varint: bigint; readonly bytes: Buffer };
+
+function fieldsOf(buf: Buffer): Field[] {
+  const fields: Field[] = [];
+  let at = 0;
+  const varint = (): bigint => {
+    let value = 0n;
+    for (let shift = 0n; ; shift += 7n) {
+      const byte = buf[at++]!;
+      value |= BigInt(byte & 0x7f) << shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  while (at < buf.length) {
+    const key = Number(varint());
+    const [n, wire] = [key >>> 3, key & 7];
+    const take = (length: number): Buffer => buf.subarray(at, (at += length));
+    if (wire === 0) fields.push({ n, varint: varint(), bytes: Buffer.alloc(0) });
+    else if (wire === 1) fields.push({ n, varint: 0n, bytes: take(8) });
+    else if (wire === 2) fields.push({ n, varint: 0n, bytes: take(Number(varint())) });
+    else if (wire === 5) fields.push({ n, varint: 0n, bytes: take(4) });
+    else throw new Error(`protobuf wire type ${wire} in an OTLP request`);
+  }
+  return fields;
+}
+
+const all = (buf: Buffer, n: number): Buffer[] => fieldsOf(buf).filter((f) => f.n === n).map((f) => f.bytes);
+const one = (buf: Buffer, n: number): Field | undefined => fieldsOf(buf).find((f) => f.n === n);
+
+function anyValue(buf: Buffer): string | number | boolean {
+  const f = fieldsOf(buf)[0];
+  if (!f) return '';
+  if (f.n === 1) return f.bytes.toString();
+  if (f.n === 2) return f.varint !== 0n;
+  if (f.n === 3) return Number(BigInt.asIntN(64, f.varint));
+  if (f.n === 4) return f.bytes.readDoubleLE(0);
+  return '';
+}
+
+const keyValues = (list: Buffer[]): Record<string, string | number | boolean> =>
+  Object.fromEntries(list.map((kv) => [one(kv, 1)?.bytes.toString() ?? '', anyValue(one(kv, 2)?.bytes ?? Buffer.alloc(0))]));
+
+function fromProtobuf(body: Buffer): ReceivedSpan[] {
+  return all(body, 1).flatMap((resourceSpans) => {
+    const resource = one(resourceSpans, 1)?.bytes ?? Buffer.alloc(0);
+    const serviceName = String(keyValues(all(resource, 1))['service.name']);
+    return all(resourceSpans, 2).flatMap((scopeSpans) =>
+      all(scopeSpans, 2).map((span) => {
+        const status = one(span, 15)?.bytes;
+        const code = status ? one(status, 3)?.varint : undefined;
+        return {
+          traceId: (one(span, 1)?.bytes ?? Buffer.alloc(0)).toString('hex'),
+          spanId: (one(span, 2)?.bytes ?? Buffer.alloc(0)).toString('hex'),
+          parentSpanId: (one(span, 4)?.bytes ?? Buffer.alloc(0)).toString('hex'),
+          name: one(span, 5)?.bytes.toString() ?? '',
+          kind: Number(one(span, 6)?.varint ?? 0n),
+          status: code === undefined ? {} : { code: Number(code) },
+          attributes: keyValues(all(span, 9)),
+          serviceName,
+        };
+      }),
+    );
+  });
 }

@@ -27,8 +27,8 @@ function setup(volumes) {
   return { config, table, registry, ledger: new MemoryLedger() };
 }
 
-export function measureDecision(volumes, iterations = 200_000) {
-  const { config, table, registry, ledger } = setup(volumes);
+/** µs per decision against a prepared setup. */
+function timeDecisions({ config, table, registry, ledger }, iterations = 200_000) {
   const headers = { host: 'files.example', 'content-length': '4096' };
   const paths = ['/r0/a', '/r499/a', '/r999/a'];
   const once = (i) => {
@@ -44,6 +44,19 @@ export function measureDecision(volumes, iterations = 200_000) {
   return Number(process.hrtime.bigint() - start) / 1000 / iterations;
 }
 
+/**
+ * `rounds` rounds, each timing 1, 100 and 10,000 volumes in turn, so that
+ * the machine's drift and the process's GC fall on every size alike.
+ * Returns the µs per decision of each round, by number of volumes.
+ */
+export function measureDecisions(rounds, sizes = [1, 100, 10_000]) {
+  const setups = new Map(sizes.map((n) => [n, setup(n)]));
+  const runs = Object.fromEntries(sizes.map((n) => [n, []]));
+  for (let r = 0; r < rounds; r++) for (const n of sizes) runs[n].push(timeDecisions(setups.get(n)));
+  return runs;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const n of [1, 100, 10_000]) console.log(`${n} volumes: ${measureDecision(n).toFixed(3)} µs per decision`);
+  const rounds = Number(process.argv[2] ?? 3);
+  console.log(JSON.stringify(measureDecisions(rounds)));
 }

@@ -11,7 +11,7 @@ import YAML from 'yaml';
 import { ensureNginx, startNginx } from './lib/nginx.mjs';
 import { freePort, start, stop, waitForPort } from './lib/processes.mjs';
 import { ensureWrk, putScript, wrk } from './lib/wrk.mjs';
-import { measureDecision } from './decision.mjs';
+import { ensureValgrind, instructionsPerRequest } from './lib/callgrind.mjs';
 
 const run = promisify(execFile);
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -26,11 +26,12 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-bench-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 // ---- the pieces, each on its own loopback port
-const ports = Object.fromEntries(await Promise.all(['origin', 'nginx', 'sink', 'bare', 'bareSink', 'headroom', 'traced', 'otlp'].map(async (k) => [k, await freePort()])));
+const ports = Object.fromEntries(await Promise.all(['origin', 'nginx', 'sink', 'bare', 'bareSink', 'headroom', 'headroomSink', 'traced', 'sampled', 'otlp'].map(async (k) => [k, await freePort()])));
 const nginx = await startNginx(dir, { originPort: ports.origin, proxyPort: ports.nginx, sinkPort: ports.sink });
 const sink = start(process.execPath, [path.join(here, 'sink-origin.mjs'), String(ports.sink)]);
-const bare = start(process.execPath, [path.join(here, 'bare-proxy.mjs'), String(ports.bare), `http://127.0.0.1:${ports.origin}`]);
-const bareSink = start(process.execPath, [path.join(here, 'bare-proxy.mjs'), String(ports.bareSink), `http://127.0.0.1:${ports.sink}`]);
+const bareArgs = (port, origin) => [path.join(here, 'bare-proxy.mjs'), String(port), origin];
+const bare = start(process.execPath, bareArgs(ports.bare, `http://127.0.0.1:${ports.origin}`));
+const bareSink = start(process.execPath, bareArgs(ports.bareSink, `http://127.0.0.1:${ports.sink}`));
 const otlp = http.createServer((req, res) => req.resume().on('end', () => res.end('{}'))).listen(ports.otlp, '127.0.0.1');
 
 const roomy = path.join(dir, 'roomy');
@@ -39,7 +40,8 @@ mkdirSync(roomy);
 mkdirSync(tiny);
 writeFileSync(path.join(tiny, 'stored'), Buffer.alloc(6 * 1024));
 
-function headroom(port, traces) {
+/** A Headroom config file for `port`, in front of the suite's origins. */
+function headroomConfig(port, traces) {
   const file = path.join(dir, `headroom-${port}.yaml`);
   writeFileSync(file, YAML.stringify({
     listen: { host: '127.0.0.1', port },
@@ -56,16 +58,25 @@ function headroom(port, traces) {
     ],
     telemetry: { traces: traces ? { exporter: 'otlp', endpoint: `http://127.0.0.1:${ports.otlp}` } : { exporter: 'none' } },
   }));
-  return start(process.execPath, [path.join(root, 'dist/src/cli.js'), 'proxy', '--config', file]);
+  return file;
 }
-const guard = headroom(ports.headroom, false);
-const traced = headroom(ports.traced, true);
+const headroomArgs = (port, traces) => [path.join(root, 'dist/src/cli.js'), 'proxy', '--config', headroomConfig(port, traces)];
+const guard = start(process.execPath, headroomArgs(ports.headroom, false));
+const traced = start(process.execPath, headroomArgs(ports.traced, true));
+// The lever an operator has when every request's spans cost too much: the standard sampler variables.
+const SAMPLING = { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' };
+const sampled = start(process.execPath, headroomArgs(ports.sampled, true), { env: { ...process.env, ...SAMPLING } });
+// The streamed PUT goes through proxies that served nothing else, so that
+// their peak RSS is the stream's, not what the load scenarios left behind.
+const guardSink = start(process.execPath, headroomArgs(ports.headroomSink, false));
 await Promise.all([
   waitForPort(ports.sink, 'the sink origin'),
   waitForPort(ports.bare, 'the bare proxy'),
   waitForPort(ports.bareSink, 'the bare proxy (sink)'),
   waitForPort(ports.headroom, 'Headroom'),
+  waitForPort(ports.headroomSink, 'Headroom (sink)'),
   waitForPort(ports.traced, 'Headroom (tracing on)'),
+  waitForPort(ports.sampled, 'Headroom (tracing, 10% sampled)'),
 ]);
 await new Promise((r) => setTimeout(r, 1500)); // first snapshots
 
@@ -75,36 +86,44 @@ const targets = {
   nginx: `http://127.0.0.1:${ports.nginx}`,
   headroom: `http://127.0.0.1:${ports.headroom}`,
   'headroom + tracing': `http://127.0.0.1:${ports.traced}`,
+  'headroom + tracing, 10% sampled': `http://127.0.0.1:${ports.sampled}`,
 };
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-/** A warm-up, then RUNS measured runs: the median, bracketed by the lowest and highest run. */
-async function measure(url, options) {
-  await wrk(url, { ...options, seconds: 2 });
-  const runs = [];
-  for (let i = 0; i < RUNS; i++) runs.push(await wrk(url, { ...options, seconds: SECONDS }));
+const summary = (runs) => {
   const rps = runs.map((r) => r.rps);
-  const p99 = runs.map((r) => r.p99Ms);
-  return { rps: median(rps), rpsMin: Math.min(...rps), rpsMax: Math.max(...rps), p99Ms: median(p99), non2xx: runs.map((r) => r.non2xx), socketErrors: runs.map((r) => r.socketErrors) };
+  return { rps: median(rps), rpsMin: Math.min(...rps), rpsMax: Math.max(...rps), p99Ms: median(runs.map((r) => r.p99Ms)), runs: rps, non2xx: runs.map((r) => r.non2xx), socketErrors: runs.map((r) => r.socketErrors) };
+};
+
+/**
+ * A warm-up per target, then RUNS rounds in which every target runs once,
+ * in turn: the machine's drift (other tenants, thermal, the page cache)
+ * falls on all targets alike, and each round gives a ratio between targets
+ * measured seconds apart.
+ */
+async function measureInTurn(urls, options) {
+  for (const url of Object.values(urls)) await wrk(url, { ...options, seconds: 2 });
+  const runs = Object.fromEntries(Object.keys(urls).map((name) => [name, []]));
+  for (let i = 0; i < RUNS; i++) {
+    for (const [name, url] of Object.entries(urls)) runs[name].push(await wrk(url, { ...options, seconds: SECONDS }));
+  }
+  return Object.fromEntries(Object.entries(runs).map(([name, r]) => [name, summary(r)]));
 }
 
 const results = { machine: machine(), seconds: SECONDS, runs: RUNS, scenarios: {} };
 const put4k = putScript(dir, 'put4k', 4096);
 const put4kExpect = putScript(dir, 'put4k-expect', 4096, { Expect: '100-continue' });
 
-console.error(`measuring: ${RUNS} runs of ${SECONDS} s per figure, after a 2 s warm-up`);
+console.error(`measuring: ${RUNS} rounds of ${SECONDS} s per target, targets in turn, after a 2 s warm-up each`);
 for (const [name, options, pathName, only] of [
   ['small GET (1 KiB), 64 connections', {}, '/small', null],
-  ['4 KiB PUT admitted, 64 connections', { script: put4k }, '/put/x', null],
+  ['4 KiB PUT admitted, 64 connections', { script: put4k }, '/put/x', ['direct', 'bare http-proxy', 'nginx', 'headroom', 'headroom + tracing']],
   ['4 KiB PUT refused (507), 64 connections', { script: put4k }, '/full/x', ['headroom', 'headroom + tracing']],
   ['4 KiB PUT refused (507) with Expect, 64 connections', { script: put4kExpect }, '/full/x', ['headroom']],
 ]) {
-  results.scenarios[name] = {};
-  for (const [target, base] of Object.entries(targets)) {
-    if (only && !only.includes(target)) continue;
-    console.error(`  ${name} → ${target}`);
-    results.scenarios[name][target] = await measure(base + pathName, options);
-  }
+  console.error(`  ${name}`);
+  const urls = Object.fromEntries(Object.entries(targets).filter(([target]) => !only || only.includes(target)).map(([target, base]) => [target, base + pathName]));
+  results.scenarios[name] = await measureInTurn(urls, options);
 }
 
 // ---- one 2 GiB streamed PUT per run: MB/s, and the proxy's peak RSS sampled during it
@@ -116,34 +135,53 @@ const streamTargets = {
   direct: [`http://127.0.0.1:${ports.sink}/sink/x`, null],
   'bare http-proxy': [`http://127.0.0.1:${ports.bareSink}/sink/x`, bareSink.pid],
   nginx: [`http://127.0.0.1:${ports.nginx}/sink/x`, nginxWorker],
-  headroom: [`http://127.0.0.1:${ports.headroom}/sink/x`, guard.pid],
+  headroom: [`http://127.0.0.1:${ports.headroomSink}/sink/x`, guardSink.pid],
 };
 const rssOf = (pid) => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
-const streaming = {};
-for (const [target, [url, pid]] of Object.entries(streamTargets)) {
-  console.error(`  2 GiB streamed PUT → ${target}`);
-  const speeds = [];
-  let peak = 0;
-  for (let i = 0; i < RUNS; i++) {
-    const sampler = pid ? setInterval(() => (peak = Math.max(peak, rssOf(pid))), 50) : null;
+const speeds = Object.fromEntries(Object.keys(streamTargets).map((target) => [target, []]));
+const peaks = Object.fromEntries(Object.keys(streamTargets).map((target) => [target, 0]));
+for (let i = 0; i < RUNS; i++) {
+  for (const [target, [url, pid]] of Object.entries(streamTargets)) {
+    console.error(`  2 GiB streamed PUT → ${target} (round ${i + 1})`);
+    const sampler = pid ? setInterval(() => (peaks[target] = Math.max(peaks[target], rssOf(pid))), 50) : null;
     const { stdout } = await run('curl', ['-sS', '-H', 'Expect:', '-T', sparse, '-o', '/dev/null', '-w', '%{speed_upload} %{http_code}', url]);
     if (sampler) clearInterval(sampler);
     const [speed, code] = stdout.trim().split(' ');
     if (code !== '201') throw new Error(`2 GiB PUT to ${target} answered ${code}`);
-    speeds.push(Number(speed) / 1e6);
+    speeds[target].push(Number(speed) / 1e6);
   }
-  streaming[target] = { mbps: median(speeds), mbpsMin: Math.min(...speeds), mbpsMax: Math.max(...speeds), peakRssMiB: pid ? peak : null };
 }
+const streaming = Object.fromEntries(Object.entries(speeds).map(([target, mbps]) => [
+  target,
+  { mbps: median(mbps), mbpsMin: Math.min(...mbps), mbpsMax: Math.max(...mbps), runs: mbps, peakRssMiB: streamTargets[target][1] ? peaks[target] : null },
+]));
 results.scenarios['2 GiB streamed PUT'] = streaming;
 
-// ---- the decision alone
+// ---- the decision alone, in a process of its own (no servers, no leftover garbage)
 console.error('  admission decision, 1,000 routes');
-results.decision = Object.fromEntries([1, 100, 10_000].map((n) => {
-  const runs = Array.from({ length: RUNS }, () => measureDecision(n));
-  return [n, { us: median(runs), usMin: Math.min(...runs), usMax: Math.max(...runs) }];
-}));
+const { stdout: decisionRuns } = await run(process.execPath, [path.join(here, 'decision.mjs'), String(RUNS)]);
+results.decision = Object.fromEntries(Object.entries(JSON.parse(decisionRuns)).map(([n, runs]) => [n, { us: median(runs), usMin: Math.min(...runs), usMax: Math.max(...runs) }]));
 
-await Promise.all([guard, traced, bare, bareSink, sink, nginx].map(stop));
+// ---- instructions per request, which the machine's noise does not move
+ensureValgrind();
+console.error('  instructions per request (callgrind; about a minute per figure)');
+const origin = `http://127.0.0.1:${ports.origin}`;
+const counted = { 'bare http-proxy': (port) => bareArgs(port, origin), headroom: (port) => headroomArgs(port, false), 'headroom + tracing': (port) => headroomArgs(port, true) };
+const counts = [
+  ['small GET (1 KiB)', '/small', null, Object.keys(counted)],
+  ['4 KiB PUT admitted', '/put/x', 4096, ['bare http-proxy', 'headroom']],
+  ['4 KiB PUT refused (507)', '/full/x', 4096, ['headroom']],
+].flatMap(([scenario, urlPath, body, who]) => who.map((target) => ({ scenario, target, urlPath, body })));
+results.instructions = {};
+for (let i = 0; i < counts.length; i += 2) {
+  // Two at a time, one per core: callgrind's counts do not depend on sharing.
+  await Promise.all(counts.slice(i, i + 2).map(async ({ scenario, target, urlPath, body }) => {
+    const perRequest = await instructionsPerRequest({ launch: counted[target], path: urlPath, body });
+    (results.instructions[scenario] ??= {})[target] = perRequest;
+  }));
+}
+
+await Promise.all([guard, guardSink, traced, sampled, bare, bareSink, sink, nginx].map(stop));
 otlp.close();
 
 // ---- the report
@@ -177,7 +215,7 @@ function report(r) {
   const cell = (m) => (m ? `${fmt(m.rps)} [${fmt(m.rpsMin)}–${fmt(m.rpsMax)}] · p99 ${fmt(m.p99Ms, 2)} ms` : '–');
   const lines = [];
   lines.push(`Machine: ${r.machine.cpu}, ${r.machine.memoryGiB} GiB, ${r.machine.kernel}; Node ${r.machine.node}; ${r.machine.nginx}; ${r.machine.wrk}.`);
-  lines.push(`Each figure: the median of ${r.runs} runs of ${r.seconds} s after a 2 s warm-up, [lowest–highest run]. Load: wrk -t2. nginx: 1 worker, proxy_request_buffering off, keep-alive upstreams.`);
+  lines.push(`Each figure: the median of ${r.runs} runs of ${r.seconds} s, [lowest–highest run]; the targets of a scenario run in turn, round after round, after a 2 s warm-up each, and a ratio between targets is the median of the rounds' ratios. Load: wrk -t2. nginx: 1 worker, proxy_request_buffering off, keep-alive upstreams. Instructions: valgrind's callgrind, the proxy's main thread, 1,000 sequential requests on one connection after 3,000 to warm up.`);
   lines.push('');
   const names = Object.keys(targets);
   lines.push(`| requests/s | ${names.join(' | ')} |`);
@@ -197,29 +235,45 @@ function report(r) {
   lines.push('|---|---|');
   for (const [n, m] of Object.entries(r.decision)) lines.push(`| ${n} volumes | ${fmt(m.us, 2)} [${fmt(m.usMin, 2)}–${fmt(m.usMax, 2)}] |`);
 
+  lines.push('');
+  const counted = ['bare http-proxy', 'headroom', 'headroom + tracing'];
+  lines.push(`| instructions per request (callgrind, main thread) | ${counted.join(' | ')} |`);
+  lines.push(`|---|${counted.map(() => '---').join('|')}|`);
+  for (const [scenario, byTarget] of Object.entries(r.instructions)) {
+    lines.push(`| ${scenario} | ${counted.map((n) => (byTarget[n] ? `${fmt(byTarget[n] / 1000)} k` : '–')).join(' | ')} |`);
+  }
+
   const s = r.scenarios;
   const ratio = (a, b) => (a && b ? a / b : NaN);
+  // Each round ran its targets seconds apart: the median of the rounds' ratios.
+  const paired = (scenario, a, b, [sa, sb] = [scenario, scenario]) => median(s[sa][a].runs.map((x, i) => x / s[sb][b].runs[i]));
   const get = (scenario, target) => s[scenario]?.[target]?.rps;
-  const smallGet = ratio(get('small GET (1 KiB), 64 connections', 'headroom'), get('small GET (1 KiB), 64 connections', 'bare http-proxy'));
-  const putAdmitted = ratio(get('4 KiB PUT admitted, 64 connections', 'headroom'), get('4 KiB PUT admitted, 64 connections', 'bare http-proxy'));
-  const refused = s['4 KiB PUT refused (507), 64 connections'].headroom;
-  const refusedRatio = ratio(refused.rps, get('4 KiB PUT admitted, 64 connections', 'headroom'));
+  const GET = 'small GET (1 KiB), 64 connections';
+  const PUT = '4 KiB PUT admitted, 64 connections';
+  const REFUSED = '4 KiB PUT refused (507), 64 connections';
+  const smallGet = paired(GET, 'headroom', 'bare http-proxy');
+  const putAdmitted = paired(PUT, 'headroom', 'bare http-proxy');
+  const refused = s[REFUSED].headroom;
+  const refusedRatio = ratio(refused.rps, get(PUT, 'headroom'));
+  const ins = r.instructions;
+  const byInstructions = (scenario, a, b) => `${fmt((ins[scenario][b] / ins[scenario][a]) * 100, 1)}%`;
   const stream = s['2 GiB streamed PUT'];
-  const streamRatio = ratio(stream.headroom.mbps, stream.nginx.mbps);
+  const streamRatio = median(stream.headroom.runs.map((x, i) => x / stream.nginx.runs[i]));
   const decisions = Object.values(r.decision).map((d) => d.us);
   const flat = Math.max(...decisions) / Math.min(...decisions) - 1;
-  const tracingCost = 1 - ratio(get('small GET (1 KiB), 64 connections', 'headroom + tracing'), get('small GET (1 KiB), 64 connections', 'headroom'));
+  const tracingCost = 1 - paired(GET, 'headroom + tracing', 'headroom');
   const target = (ok, text) => `| ${ok ? 'met' : '**not met**'} | ${text} |`;
   lines.push('');
   lines.push('| target | figure |');
   lines.push('|---|---|');
-  lines.push(target(smallGet >= 0.95, `small GET: Headroom at ${fmt(smallGet * 100, 1)}% of bare http-proxy (≥ 95%)`));
-  lines.push(target(putAdmitted >= 0.95, `4 KiB PUT admitted: Headroom at ${fmt(putAdmitted * 100, 1)}% of bare http-proxy (≥ 95%)`));
-  lines.push(target(refusedRatio >= 2, `4 KiB PUT refused at ${fmt(refusedRatio, 2)}× the admitted rate (≥ 2×)`));
+  lines.push(target(smallGet >= 0.95, `small GET: Headroom at ${fmt(smallGet * 100, 1)}% of bare http-proxy's requests/s (≥ 95%); by instructions per request, ${byInstructions('small GET (1 KiB)', 'headroom', 'bare http-proxy')}`));
+  lines.push(target(putAdmitted >= 0.95, `4 KiB PUT admitted: Headroom at ${fmt(putAdmitted * 100, 1)}% of bare http-proxy's requests/s (≥ 95%); by instructions per request, ${byInstructions('4 KiB PUT admitted', 'headroom', 'bare http-proxy')}`));
+  lines.push(target(refusedRatio >= 2, `4 KiB PUT refused at ${fmt(refusedRatio, 2)}× the admitted rate (≥ 2×); by instructions per request, ${fmt(ins['4 KiB PUT admitted'].headroom / ins['4 KiB PUT refused (507)'].headroom, 2)}×`));
   lines.push(target(refused.p99Ms < 2, `refusal p99 ${fmt(refused.p99Ms, 2)} ms at 64 connections (< 2 ms)`));
   lines.push(target(streamRatio >= 0.9, `2 GiB PUT at ${fmt(streamRatio * 100, 1)}% of nginx's MB/s (≥ 90%)`));
   lines.push(target(stream.headroom.peakRssMiB < 100, `2 GiB PUT: Headroom's peak RSS ${fmt(stream.headroom.peakRssMiB)} MiB (< 100 MiB)`));
   lines.push(target(flat <= 0.2, `decision cost from 1 to 10,000 volumes varies by ${fmt(flat * 100, 1)}% (± 20%)`));
-  lines.push(target(tracingCost <= 0.15, `tracing on costs ${fmt(tracingCost * 100, 1)}% of small-GET requests/s (≤ 15%)`));
+  const sampledCost = 1 - paired(GET, 'headroom + tracing, 10% sampled', 'headroom');
+  lines.push(target(tracingCost <= 0.15, `tracing on costs ${fmt(tracingCost * 100, 1)}% of small-GET requests/s (≤ 15%); by instructions per request, ${fmt((1 - ins['small GET (1 KiB)'].headroom / ins['small GET (1 KiB)']['headroom + tracing']) * 100, 1)}%; with 10% of traces sampled (OTEL_TRACES_SAMPLER), ${fmt(sampledCost * 100, 1)}%`));
   return lines.join('\n');
 }

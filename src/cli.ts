@@ -6,7 +6,6 @@ import { readConfigFile } from './config/file.js';
 import { gatewayFlags, loadGatewayConfig } from './config/load.js';
 import { redact } from './config/redact.js';
 import { runAgent, runProxy } from './cli/run.js';
-import { runDemo } from './cli/demo.js';
 
 const USAGE = `usage:
   headroom proxy --config FILE [--key value ...]   run the gateway
@@ -57,7 +56,7 @@ async function main(argv: readonly string[]): Promise<void> {
       return;
     }
     case 'demo':
-      await runDemo();
+      await (await import('./cli/demo.js')).runDemo();
       return;
     case undefined:
     case 'help':

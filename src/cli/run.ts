@@ -1,8 +1,9 @@
-import { startAgent } from '../agent/agent-server.js';
 import type { AgentConfig } from '../config/agent-config.js';
 import type { GatewayConfig } from '../config/types.js';
-import { startGateway } from '../gateway/gateway.js';
 import { createLogger, flushLog, type Logger } from '../log.js';
+
+// Each command loads only its own modules: a gateway process does not carry
+// the agent's volume listing in memory, nor an agent the proxy's.
 
 /** Until SIGTERM or SIGINT; then `stop`, a flushed log, and exit 0. */
 function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
@@ -19,6 +20,7 @@ function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
 
 /** `headroom proxy`: the gateway; a signal drains in-flight exchanges first. */
 export async function runProxy(config: GatewayConfig): Promise<void> {
+  const { startGateway } = await import('../gateway/gateway.js');
   const logger = createLogger(config.log.level);
   const gateway = await startGateway(config, { logger });
   stopOnSignals(logger, () => gateway.shutdown());
@@ -26,6 +28,7 @@ export async function runProxy(config: GatewayConfig): Promise<void> {
 
 /** `headroom agent`: reports this host's volumes. */
 export async function runAgent(config: AgentConfig): Promise<void> {
+  const { startAgent } = await import('../agent/agent-server.js');
   const logger = createLogger(config.log.level);
   const agent = await startAgent(config, logger);
   stopOnSignals(logger, () => agent.close());

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Meter, Tracer } from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { OtlpProtocol, TelemetryConfig } from '../config/types.js';
 
 export interface TelemetryProviders {
@@ -30,8 +30,7 @@ export async function startProviders(config: TelemetryConfig, env: NodeJS.Proces
   const serviceName = config.serviceName !== 'headroom' || !env.OTEL_SERVICE_NAME ? config.serviceName : env.OTEL_SERVICE_NAME;
   const resource = detected.merge(resourceFromAttributes({ 'service.name': serviceName }));
 
-  const exporter = await spanExporter(config, env);
-  const tracerProvider = exporter ? new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] }) : null;
+  const tracerProvider = config.traces.exporter === 'none' ? null : await startTracerProvider(config, env, resource);
 
   const prometheus = config.metrics.prometheus ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true }) : null;
   const meterProvider = new MeterProvider({ resource, readers: prometheus ? [prometheus] : [] });
@@ -48,25 +47,27 @@ export async function startProviders(config: TelemetryConfig, env: NodeJS.Proces
   };
 }
 
-/** The OTLP exporter is loaded only when used: 10+ MiB of RSS otherwise. */
-async function spanExporter(config: TelemetryConfig, env: NodeJS.ProcessEnv): Promise<SpanExporter | null> {
-  switch (config.traces.exporter) {
-    case 'none':
-      return null;
-    case 'console':
-      return new ConsoleSpanExporter();
-    case 'otlp': {
-      // An endpoint from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT wins over the default one.
-      const fromEnv = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
-      const options = config.traces.endpoint === DEFAULT_ENDPOINT && fromEnv ? {} : { url: `${config.traces.endpoint.replace(/\/+$/, '')}/v1/traces` };
-      if (otlpProtocol(config, env) === 'http/json') {
-        const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
-        return new OTLPTraceExporter(options);
-      }
-      const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
-      return new OTLPTraceExporter(options);
-    }
+/**
+ * The tracing SDK and its exporter are loaded only when traces go
+ * somewhere: a gateway with tracing off does not carry them in memory
+ * (the OTLP exporters alone are 10+ MiB of RSS).
+ */
+async function startTracerProvider(config: TelemetryConfig, env: NodeJS.ProcessEnv, resource: Resource): Promise<BasicTracerProvider> {
+  const { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter } = await import('@opentelemetry/sdk-trace-base');
+  const exporter = config.traces.exporter === 'console' ? new ConsoleSpanExporter() : await otlpExporter(config, env);
+  return new BasicTracerProvider({ resource, spanProcessors: [new BatchSpanProcessor(exporter)] });
+}
+
+async function otlpExporter(config: TelemetryConfig, env: NodeJS.ProcessEnv): Promise<SpanExporter> {
+  // An endpoint from OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT wins over the default one.
+  const fromEnv = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || env.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const options = config.traces.endpoint === DEFAULT_ENDPOINT && fromEnv ? {} : { url: `${config.traces.endpoint.replace(/\/+$/, '')}/v1/traces` };
+  if (otlpProtocol(config, env) === 'http/json') {
+    const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-http');
+    return new OTLPTraceExporter(options);
   }
+  const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  return new OTLPTraceExporter(options);
 }
 
 /**

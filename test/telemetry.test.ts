@@ -163,3 +163,24 @@ t.test('OTLP/JSON when the config or OTEL_EXPORTER_OTLP_PROTOCOL asks for it; an
   t.same(receiver.spans.map((s) => s.name), ['by-config', 'by-env'], 'both decoded as JSON');
   await t.rejects(startProviders(config('http/protobuf'), { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), /"grpc" is not supported.*http\/protobuf or http\/json/);
 });
+
+t.test('OTEL_TRACES_SAMPLER samples as the OpenTelemetry variables say', async (t) => {
+  const receiver = await otlpReceiver(t);
+  // The SDK reads the sampler variables from the process's environment itself.
+  const saved = { OTEL_TRACES_SAMPLER: process.env.OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG: process.env.OTEL_TRACES_SAMPLER_ARG };
+  t.teardown(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+  Object.assign(process.env, { OTEL_TRACES_SAMPLER: 'traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' });
+  const telemetry = await startProviders(
+    { serviceName: 'headroom-test', traces: { exporter: 'otlp', endpoint: receiver.url, protocol: 'http/protobuf' }, metrics: { prometheus: false } },
+    process.env,
+  );
+  for (let i = 0; i < 2000; i++) telemetry.tracer!.startSpan('sampled?').end();
+  t.equal(await telemetry.shutdown(), null);
+  // 10% of 2,000 trace ids: 200 expected, and 120–280 is more than 5 standard deviations either side.
+  t.ok(receiver.spans.length > 120 && receiver.spans.length < 280, `${receiver.spans.length} of 2,000 spans were sampled`);
+});

@@ -21,7 +21,9 @@ const DEFAULT_PROTOCOL: OtlpProtocol = 'http/protobuf';
 
 /**
  * The OpenTelemetry SDK's providers for one gateway, configured from
- * `telemetry` and the standard OTEL_* variables. They are used directly, not
+ * `telemetry` and the standard OTEL_* variables (`env` for the service
+ * name, endpoint and protocol; the SDK reads the sampler and batch
+ * variables from the process's environment itself). They are used directly, not
  * registered as globals, so that several gateways in one process (tests,
  * embedding) keep their telemetry apart.
  */

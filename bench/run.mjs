@@ -255,7 +255,7 @@ function report(r) {
   const s = r.scenarios;
   const ratio = (a, b) => (a && b ? a / b : NaN);
   // Each round ran its targets seconds apart: the median of the rounds' ratios.
-  const paired = (scenario, a, b, [sa, sb] = [scenario, scenario]) => median(s[sa][a].runs.map((x, i) => x / s[sb][b].runs[i]));
+  const paired = (scenario, a, b) => median(s[scenario][a].runs.map((x, i) => x / s[scenario][b].runs[i]));
   const get = (scenario, target) => s[scenario]?.[target]?.rps;
   const GET = 'small GET (1 KiB), 64 connections';
   const PUT = '4 KiB PUT admitted, 64 connections';
@@ -265,7 +265,8 @@ function report(r) {
   const refused = s[REFUSED].headroom;
   const refusedRatio = ratio(refused.rps, get(PUT, 'headroom'));
   const ins = r.instructions;
-  const byInstructions = (scenario, a, b) => `${fmt((ins[scenario][b] / ins[scenario][a]) * 100, 1)}%`;
+  // The throughput `proxy` would have against `baseline` if instructions were all that counted.
+  const byInstructions = (scenario, proxy, baseline) => `${fmt((ins[scenario][baseline] / ins[scenario][proxy]) * 100, 1)}%`;
   const stream = s['2 GiB streamed PUT'];
   const streamRatio = median(stream.headroom.runs.map((x, i) => x / stream.nginx.runs[i]));
   const decisions = Object.values(r.decision).map((d) => d.us);

@@ -12,7 +12,8 @@ export const ensureValgrind = () => ensureDebianPackage('/usr/bin/valgrind', 'va
 /**
  * Instructions the proxy's main thread executes per request, counted by
  * callgrind: a figure that does not move with the machine's load, unlike
- * requests/s on two shared cores. `launch(port)` gives the proxy's argv
+ * requests/s on two shared cores (it moves a few percent between runs with
+ * what the JIT compiled). `launch(port)` gives the proxy's argv
  * (after `node`). Requests go one at a time on one keep-alive connection
  * (curl with a URL range); counting starts after `warm` of them, so that
  * start-up and JIT warm-up are left out. The main thread only: V8's helper

@@ -96,11 +96,22 @@ function fieldsOf(buf: Buffer): Field[] {
   return fields;
 }
 
-const all = (buf: Buffer, n: number): Buffer[] => fieldsOf(buf).filter((f) => f.n === n).map((f) => f.bytes);
-const one = (buf: Buffer, n: number): Field | undefined => fieldsOf(buf).find((f) => f.n === n);
+/** A message's fields by number, in order, decoded once. */
+type Message = Map<number, Field[]>;
 
-function anyValue(buf: Buffer): string | number | boolean {
-  const f = fieldsOf(buf)[0];
+function messageOf(buf: Buffer | undefined): Message {
+  const message: Message = new Map();
+  for (const field of buf ? fieldsOf(buf) : []) message.set(field.n, [...(message.get(field.n) ?? []), field]);
+  return message;
+}
+
+const first = (message: Message, n: number): Field | undefined => message.get(n)?.[0];
+const repeated = (message: Message, n: number): Buffer[] => (message.get(n) ?? []).map((f) => f.bytes);
+const text = (message: Message, n: number): string => first(message, n)?.bytes.toString() ?? '';
+const hex = (message: Message, n: number): string => first(message, n)?.bytes.toString('hex') ?? '';
+
+function anyValue(buf: Buffer | undefined): string | number | boolean {
+  const f = buf ? fieldsOf(buf)[0] : undefined;
   if (!f) return '';
   if (f.n === 1) return f.bytes.toString();
   if (f.n === 2) return f.varint !== 0n;
@@ -110,24 +121,24 @@ function anyValue(buf: Buffer): string | number | boolean {
 }
 
 const keyValues = (list: Buffer[]): Record<string, string | number | boolean> =>
-  Object.fromEntries(list.map((kv) => [one(kv, 1)?.bytes.toString() ?? '', anyValue(one(kv, 2)?.bytes ?? Buffer.alloc(0))]));
+  Object.fromEntries(list.map(messageOf).map((kv) => [text(kv, 1), anyValue(first(kv, 2)?.bytes)]));
 
 function fromProtobuf(body: Buffer): ReceivedSpan[] {
-  return all(body, 1).flatMap((resourceSpans) => {
-    const resource = one(resourceSpans, 1)?.bytes ?? Buffer.alloc(0);
-    const serviceName = String(keyValues(all(resource, 1))['service.name']);
-    return all(resourceSpans, 2).flatMap((scopeSpans) =>
-      all(scopeSpans, 2).map((span) => {
-        const status = one(span, 15)?.bytes;
-        const code = status ? one(status, 3)?.varint : undefined;
+  return repeated(messageOf(body), 1).flatMap((resourceSpansBuf) => {
+    const resourceSpans = messageOf(resourceSpansBuf);
+    const serviceName = String(keyValues(repeated(messageOf(first(resourceSpans, 1)?.bytes), 1))['service.name']);
+    return repeated(resourceSpans, 2).flatMap((scopeSpans) =>
+      repeated(messageOf(scopeSpans), 2).map((spanBuf) => {
+        const span = messageOf(spanBuf);
+        const code = first(messageOf(first(span, 15)?.bytes), 3)?.varint;
         return {
-          traceId: (one(span, 1)?.bytes ?? Buffer.alloc(0)).toString('hex'),
-          spanId: (one(span, 2)?.bytes ?? Buffer.alloc(0)).toString('hex'),
-          parentSpanId: (one(span, 4)?.bytes ?? Buffer.alloc(0)).toString('hex'),
-          name: one(span, 5)?.bytes.toString() ?? '',
-          kind: Number(one(span, 6)?.varint ?? 0n),
+          traceId: hex(span, 1),
+          spanId: hex(span, 2),
+          parentSpanId: hex(span, 4),
+          name: text(span, 5),
+          kind: Number(first(span, 6)?.varint ?? 0n),
           status: code === undefined ? {} : { code: Number(code) },
-          attributes: keyValues(all(span, 9)),
+          attributes: keyValues(repeated(span, 9)),
           serviceName,
         };
       }),

@@ -18,6 +18,9 @@ export interface Origin {
   readonly agentStatus: SourceStatus | null;
 }
 
+/** Bytes an upstream connection buffers before the client's upload is paused. */
+export const UPSTREAM_WRITE_BUFFER = 128 * 1024;
+
 export function createOrigin(config: OriginConfig): Origin {
   const url = new URL(config.url);
   const secure = url.protocol === 'https:';
@@ -25,7 +28,14 @@ export function createOrigin(config: OriginConfig): Origin {
     keepAlive: true,
     maxSockets: config.maxSockets > 0 ? config.maxSockets : Infinity,
     scheduling: 'lifo',
-  };
+    // Passed on to each connection's net.Socket. At Node's default of
+    // 16 KiB, every 64 KiB chunk read from a client fills the upstream
+    // socket's buffer (http corks it until the next tick), so the upload
+    // pauses and resumes on each chunk. Two chunks' worth streams on:
+    // 20–30% more MB/s on a 2 GiB PUT (bench/NOTES.md), at most 192 KiB held
+    // per upload against a slow origin.
+    writableHighWaterMark: UPSTREAM_WRITE_BUFFER,
+  } as http.AgentOptions;
   return {
     config,
     name: config.name,

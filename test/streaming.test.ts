@@ -1,9 +1,12 @@
 import t from 'tap';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { once } from 'node:events';
+import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
+import { createOrigin, UPSTREAM_WRITE_BUFFER } from '../src/gateway/origin.js';
 import { startTestOrigin } from './helpers/origin.js';
 import { memoryOf, spawnGatewayFor } from './helpers/process.js';
 
@@ -48,4 +51,43 @@ t.test('a 1 GiB PUT arrives byte-identical while the gateway’s memory stays fl
   const growth = after.peak - before.rss;
   t.comment(`1 GiB in ${seconds.toFixed(1)} s (${(GiB / MiB / seconds).toFixed(0)} MiB/s); gateway RSS ${(before.rss / MiB).toFixed(0)} MiB at start, peak ${(after.peak / MiB).toFixed(0)} MiB`);
   t.ok(growth < 64 * MiB, `the gateway’s RSS grew by ${(growth / MiB).toFixed(1)} MiB (< 64 MiB)`);
+});
+
+t.test('`headroom` runs node with an old-generation floor, so a fast stream does not start full GCs', async (t) => {
+  const origin = await startTestOrigin();
+  t.teardown(() => origin.close());
+  const gateway = await spawnGatewayFor(t, origin.url);
+  const argv = readFileSync(`/proc/${gateway.child.pid}/cmdline`, 'utf8').split('\0');
+  t.ok(argv.includes('--initial-old-space-size=64'), `node runs with the floor: ${argv.join(' ')}`);
+});
+
+t.test('an upstream connection takes a whole 64 KiB socket read without pausing the upload', async (t) => {
+  const server = http.createServer((req, res) => req.resume().on('end', () => res.end())).listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const upstream = createOrigin({
+    name: 'o',
+    url: `http://127.0.0.1:${port}`,
+    connectTimeout: 1000,
+    timeout: 1000,
+    maxSockets: 0,
+    headroom: { agent: null, local: null, health: null },
+  });
+  const plain = new http.Agent({ keepAlive: true });
+  t.teardown(() => (upstream.agent.destroy(), plain.destroy()));
+
+  /** What `write` answers for one 64 KiB chunk on a connected request: false pauses the client's upload. */
+  const acceptsChunk = async (agent: http.Agent): Promise<boolean> => {
+    const req = http.request({ ...upstream.target, method: 'PUT', agent, headers: { 'content-length': String(64 * 1024) } });
+    const [socket] = (await once(req, 'socket')) as [Socket];
+    if (socket.connecting) await once(socket, 'connect');
+    const accepted = req.write(Buffer.alloc(64 * 1024));
+    req.end();
+    const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+    res.resume();
+    return accepted;
+  };
+  t.equal(await acceptsChunk(plain), false, 'with Node’s default 16 KiB mark, each read pauses the upload');
+  t.equal(await acceptsChunk(upstream.agent), true, `with ${UPSTREAM_WRITE_BUFFER / 1024} KiB it streams on`);
 });

@@ -24,7 +24,7 @@ export async function spawnGateway(config: Record<string, unknown>): Promise<Gat
   const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-proc-'));
   const file = path.join(dir, 'gateway.yaml');
   writeFileSync(file, YAML.stringify(config));
-  const child = spawn(process.execPath, [CLI, 'proxy', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(CLI, ['proxy', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit').then(([code]) => {
     rmSync(dir, { recursive: true, force: true });
     return code as number | null;

@@ -44,13 +44,19 @@ export function peakRssMiB(pid) {
   return Number(/^VmHWM:\s+(\d+) kB/m.exec(status)[1]) / 1024;
 }
 
+let packageListsFresh = false;
+
 /** A program from Debian's packages, installed on first use (the bench installs nothing by hand). */
 export function ensureDebianPackage(binary, pkg) {
   if (existsSync(binary)) return;
   console.error(`${pkg} is missing; installing Debian's ${pkg} (apt-get install -y ${pkg}) …`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   try {
-    execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    // A fresh machine may have no package lists yet: read them once per run.
+    if (!packageListsFresh) execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    packageListsFresh = true;
+    execFileSync('apt-get', ['install', '-y', '-qq', pkg], { stdio: 'inherit', env });
   } catch {
-    throw new Error(`cannot install ${pkg}: run \`apt-get install -y ${pkg}\` as root, then \`npm run bench\` again`);
+    throw new Error(`cannot install ${pkg}: run \`apt-get update && apt-get install -y ${pkg}\` as root, then \`npm run bench\` again`);
   }
 }

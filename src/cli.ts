@@ -4,7 +4,7 @@
 // from the live heap (about 40 MB for the gateway's ~10 MB). A streamed
 // upload allocates a 64 KiB socket buffer per read, ~32 MB between young
 // collections, so without a floor a fast stream starts a full GC every
-// ~50 ms (60–120 per 2 GiB PUT, a quarter of the MB/s; bench/NOTES.md).
+// ~50 ms (60–70 per 2 GiB PUT, a quarter of the MB/s; bench/NOTES.md).
 import YAML from 'yaml';
 import { flagsAsArgv, parseArguments } from './cli/arguments.js';
 import { agentFlags, loadAgentConfig, looksLikeAgentConfig } from './config/agent-config.js';

@@ -53,7 +53,7 @@ t.test('a 1 GiB PUT arrives byte-identical while the gateway’s memory stays fl
   t.ok(growth < 64 * MiB, `the gateway’s RSS grew by ${(growth / MiB).toFixed(1)} MiB (< 64 MiB)`);
 });
 
-t.test('`headroom` runs node with an old-generation floor, so a fast stream does not start full GCs', async (t) => {
+t.test('`headroom` runs node with the old-generation floor on its #! line', async (t) => {
   const origin = await startTestOrigin();
   t.teardown(() => origin.close());
   const gateway = await spawnGatewayFor(t, origin.url);

@@ -60,10 +60,7 @@ function headroomConfig(port, traces) {
   }));
   return file;
 }
-const cli = path.join(root, 'dist/src/cli.js');
-// Node's flags as `headroom` runs with them: those on its #! line.
-const cliNodeFlags = readFileSync(cli, 'utf8').split('\n', 1)[0].split(/\s+/).filter((word) => word.startsWith('--'));
-const headroomArgs = (port, traces) => [...cliNodeFlags, cli, 'proxy', '--config', headroomConfig(port, traces)];
+const headroomArgs = (port, traces) => [path.join(root, 'dist/src/cli.js'), 'proxy', '--config', headroomConfig(port, traces)];
 const guard = start(process.execPath, headroomArgs(ports.headroom, false));
 const traced = start(process.execPath, headroomArgs(ports.traced, true));
 // The lever an operator has when every request's spans cost too much: the standard sampler variables.

@@ -1,10 +1,4 @@
-#!/usr/bin/env -S node --initial-old-space-size=64
-// The V8 flag: V8 starts marking the old generation when its objects plus
-// the external memory allocated since the last full GC pass a limit set
-// from the live heap (about 40 MB for the gateway's ~10 MB). A streamed
-// upload allocates a 64 KiB socket buffer per read, ~32 MB between young
-// collections, so without a floor a fast stream starts a full GC every
-// ~50 ms (60–70 per 2 GiB PUT, a quarter of the MB/s; bench/NOTES.md).
+#!/usr/bin/env node
 import YAML from 'yaml';
 import { flagsAsArgv, parseArguments } from './cli/arguments.js';
 import { agentFlags, loadAgentConfig, looksLikeAgentConfig } from './config/agent-config.js';
@@ -12,6 +6,7 @@ import { readConfigFile } from './config/file.js';
 import { gatewayFlags, loadGatewayConfig } from './config/load.js';
 import { redact } from './config/redact.js';
 import { runAgent, runProxy } from './cli/run.js';
+import { growHeapForStreams } from './cli/heap-growth.js';
 
 const USAGE = `usage:
   headroom proxy --config FILE [--key value ...]   run the gateway
@@ -37,6 +32,8 @@ function orExit<T>(result: Result<T>): T {
 
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
+  // Before the configuration is read: start-up's full GC already sizes the limit.
+  if (command === 'proxy' || command === 'demo') growHeapForStreams();
   const known = new Set([...(command === 'agent' ? agentFlags : command === 'check-config' ? [...gatewayFlags, ...agentFlags] : gatewayFlags), 'config']);
   const parsed = parseArguments(rest, known);
   if (!parsed.ok) fail(`${parsed.problem}\n${USAGE}`);

@@ -14,24 +14,42 @@ export interface GatewayProcess {
   readonly port: number;
   readonly url: string;
   readonly lines: Array<Record<string, unknown>>;
+  /** Stdout lines that are not the log's JSON (what Node's own flags print, such as --trace-gc). */
+  readonly otherLines: string[];
   /** Resolves with the exit code. */
   readonly exited: Promise<number | null>;
   kill(): void;
 }
 
+/** How the gateway's process is started. */
+export interface Launch {
+  /** Flags for node, before the script. */
+  readonly nodeArgs?: readonly string[];
+  /**
+   * Without the hooks tap puts into every child's NODE_OPTIONS (it adds
+   * them back to any environment it is given): a process as a user runs
+   * it, for tests of the process itself (its heap, say).
+   */
+  readonly withoutTapHooks?: boolean;
+}
+
 /** `headroom proxy` as a user runs it, on a config file written from `config`. */
-export async function spawnGateway(config: Record<string, unknown>): Promise<GatewayProcess> {
+export async function spawnGateway(config: Record<string, unknown>, { nodeArgs = [], withoutTapHooks = false }: Launch = {}): Promise<GatewayProcess> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-proc-'));
   const file = path.join(dir, 'gateway.yaml');
   writeFileSync(file, YAML.stringify(config));
-  const child = spawn(CLI, ['proxy', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const argv = [process.execPath, ...nodeArgs, CLI, 'proxy', '--config', file];
+  const [command, ...args] = withoutTapHooks ? ['env', '-u', 'NODE_OPTIONS', ...argv] : argv;
+  const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit').then(([code]) => {
     rmSync(dir, { recursive: true, force: true });
     return code as number | null;
   });
   const lines: Array<Record<string, unknown>> = [];
+  const otherLines: string[] = [];
   const listening = new Promise<number>((resolve, reject) => {
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (!line.startsWith('{')) return void otherLines.push(line);
       const entry = JSON.parse(line) as Record<string, unknown>;
       lines.push(entry);
       if (entry.msg === 'gateway listening') resolve(entry.port as number);
@@ -40,7 +58,7 @@ export async function spawnGateway(config: Record<string, unknown>): Promise<Gat
     setTimeout(() => reject(new Error('the gateway did not log "gateway listening" within 10 s (is log.level above info?)')), 10_000).unref();
   });
   const port = await listening;
-  return { child, port, url: `http://127.0.0.1:${port}`, lines, exited, kill: () => child.kill('SIGKILL') };
+  return { child, port, url: `http://127.0.0.1:${port}`, lines, otherLines, exited, kill: () => child.kill('SIGKILL') };
 }
 
 /** VmRSS and VmHWM (peak) of a process, in bytes. */
@@ -51,14 +69,14 @@ export function memoryOf(pid: number): { rss: number; peak: number } {
 }
 
 /** `headroom proxy` in front of one origin, on loopback, killed when the test ends if still running. */
-export async function spawnGatewayFor(t: Test, originUrl: string, values: Record<string, unknown> = {}): Promise<GatewayProcess> {
+export async function spawnGatewayFor(t: Test, originUrl: string, values: Record<string, unknown> = {}, launch: Launch = {}): Promise<GatewayProcess> {
   const gateway = await spawnGateway({
     listen: { host: '127.0.0.1', port: 0, ...(values.listen as object) },
     admin: { host: '127.0.0.1', port: 0 },
     origins: [{ name: 'files', url: originUrl }],
     routes: [{ origin: 'files' }],
     ...Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'listen')),
-  });
+  }, launch);
   t.teardown(() => gateway.kill());
   return gateway;
 }

@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 
 /** The old generation may grow to five times the live heap before V8's next full GC (V8 picks at most four). */
-export const HEAP_GROWING_PERCENT = 400;
+const HEAP_GROWING_PERCENT = 400;
 
 /**
  * V8 counts external memory allocated since its last full GC (socket read

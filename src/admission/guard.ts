@@ -37,8 +37,16 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     if (state === null) return undefined;
 
     const reservation = ledger.reserve(state.key, decision.reserveBytes);
-    res.once('close', () => reservation.release());
-    exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
+    const upload = { streamed: 0 };
+    // The body stays reserved until the exchange ends: until the origin has
+    // answered, streamed bytes may still sit in socket buffers or the
+    // origin's memory, where a snapshot taken meanwhile does not see them.
+    // Then they count as written until a snapshot that started later.
+    res.once('close', () => {
+      state.addWritten(upload.streamed);
+      reservation.release();
+    });
+    exchange.meter = meter(exchange, state, reservation, upload, { ledger, policy, context });
     exchange.onOriginStatus = (status) => {
       if (status === 507) state.markFull();
     };
@@ -47,29 +55,30 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
 }
 
 /**
- * Streamed bytes move from the reservation to the volume's written count.
- * A body that outgrows its reservation (unknown length) holds the next
- * stretch of up to unknownLength while the volume has room; when it has
- * none, the upload is cut before the chunk that does not fit goes out.
+ * Counts the body as it streams. A body that outgrows its reservation
+ * (unknown length) holds what it streamed and the next stretch of up to
+ * unknownLength while the volume has room; when it has none, the upload is
+ * cut before the chunk that does not fit goes out.
  */
 function meter(
   exchange: Exchange,
   state: VolumeState,
   reservation: Reservation,
+  upload: { streamed: number },
   { ledger, policy, context }: { ledger: Ledger; policy: PolicyConfig; context: () => RefusalContext },
 ): (bytes: number) => void {
   return (bytes) => {
-    state.addWritten(bytes);
-    const covered = Math.min(bytes, reservation.bytes);
-    reservation.consume(covered);
-    if (covered === bytes) return;
+    upload.streamed += bytes;
+    const excess = upload.streamed - reservation.bytes;
+    if (excess <= 0) return;
     const snapshot = state.snapshot;
     const now = Date.now();
     if (snapshot === null || now - snapshot.takenAt > policy.staleAfter) return; // unknown: nothing to hold against
-    const view = viewOf(state, ledger);
+    // The excess is counted nowhere yet: as written, for this decision.
+    const view = { ...viewOf(state, ledger), writtenSinceSnapshot: state.writtenSinceSnapshot + excess };
     const usable = usableBytes(snapshot, view, policy);
     if (usable >= 0) {
-      reservation.grow(Math.min(policy.unknownLength, usable));
+      reservation.grow(excess + Math.min(policy.unknownLength, usable));
       return;
     }
     // The same rules as at the door, for a body of unknown length with no room left: a 507.

@@ -1,16 +1,13 @@
 /**
- * Room promised to admitted uploads that they have not used yet. The
- * admission decision subtracts it from what a volume has; the exchange's
- * end gives back whatever is left.
+ * Room promised to admitted uploads, held until their exchange ends. The
+ * admission decision subtracts it from what a volume has.
  */
 export interface Reservation {
   /** Bytes still held. */
   readonly bytes: number;
-  /** Some of the held bytes were streamed to the origin: no longer reserved. */
-  consume(bytes: number): void;
   /** Hold more (a body of unknown length outgrew what was held). */
   grow(bytes: number): void;
-  /** Gives back what is left; safe to call more than once. */
+  /** Gives it all back; safe to call more than once. */
   release(): void;
 }
 

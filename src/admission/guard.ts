@@ -28,7 +28,8 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     if (!writeMethods.has(req.method!)) return undefined;
     const route = exchange.route!;
     const state = route.volume === null ? registry.soleVolume(route.origin.name) : registry.volume(route.origin.name, route.volume);
-    const decision = decide(writeFacts(req.method!, req.headers), state && viewOf(state, ledger), policy, Date.now());
+    const facts = writeFacts(req.method!, req.headers);
+    const decision = decide(facts, state && viewOf(state, ledger), policy, Date.now());
     exchange.decision = decision;
     exchange.volume = state?.volume ?? null;
     // Built only for a refusal, now or when an upload is cut mid-stream.
@@ -37,16 +38,24 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     if (state === null) return undefined;
 
     const reservation = ledger.reserve(state.key, decision.reserveBytes);
-    const upload = { streamed: 0 };
-    // The body stays reserved until the exchange ends: until the origin has
-    // answered, streamed bytes may still sit in socket buffers or the
-    // origin's memory, where a snapshot taken meanwhile does not see them.
-    // Then they count as written until a snapshot that started later.
-    res.once('close', () => {
-      state.addWritten(upload.streamed);
-      reservation.release();
-    });
-    exchange.meter = meter(exchange, state, reservation, upload, { ledger, policy, context });
+    if (facts.declaredBytes === null) {
+      res.once('close', () => reservation.release());
+      exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
+    } else {
+      // A known size stays reserved whole until the exchange ends: until
+      // the origin has answered, streamed bytes may still sit in socket
+      // buffers or the origin's memory, where a snapshot taken meanwhile
+      // does not see them. Then they count as written until a snapshot
+      // that started later.
+      let streamed = 0;
+      exchange.meter = (bytes) => {
+        streamed += bytes;
+      };
+      res.once('close', () => {
+        state.addWritten(streamed);
+        reservation.release();
+      });
+    }
     exchange.onOriginStatus = (status) => {
       if (status === 507) state.markFull();
     };
@@ -55,30 +64,35 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
 }
 
 /**
- * Counts the body as it streams. A body that outgrows its reservation
- * (unknown length) holds what it streamed and the next stretch of up to
- * unknownLength while the volume has room; when it has none, the upload is
- * cut before the chunk that does not fit goes out.
+ * For a body of unknown length, streamed bytes move from the reservation
+ * to the volume's written count as they pass: its reservation grows
+ * stretch by stretch against the volume's figures, and a snapshot taken
+ * mid-stream shows what already reached the disk, which a whole-body
+ * reservation would count twice and cut the upload at half the room.
+ * Bytes still in flight when a snapshot's measurement starts are missing
+ * from the figures until they land. When the body outgrows its
+ * reservation it holds the next stretch of up to unknownLength while the
+ * volume has room; when it has none, the upload is cut before the chunk
+ * that does not fit goes out.
  */
 function meter(
   exchange: Exchange,
   state: VolumeState,
   reservation: Reservation,
-  upload: { streamed: number },
   { ledger, policy, context }: { ledger: Ledger; policy: PolicyConfig; context: () => RefusalContext },
 ): (bytes: number) => void {
   return (bytes) => {
-    upload.streamed += bytes;
-    const excess = upload.streamed - reservation.bytes;
-    if (excess <= 0) return;
+    state.addWritten(bytes);
+    const covered = Math.min(bytes, reservation.bytes);
+    reservation.consume(covered);
+    if (covered === bytes) return;
     const snapshot = state.snapshot;
     const now = Date.now();
     if (snapshot === null || now - snapshot.takenAt > policy.staleAfter) return; // unknown: nothing to hold against
-    // The excess is counted nowhere yet: as written, for this decision.
-    const view = { ...viewOf(state, ledger), writtenSinceSnapshot: state.writtenSinceSnapshot + excess };
+    const view = viewOf(state, ledger);
     const usable = usableBytes(snapshot, view, policy);
     if (usable >= 0) {
-      reservation.grow(excess + Math.min(policy.unknownLength, usable));
+      reservation.grow(Math.min(policy.unknownLength, usable));
       return;
     }
     // The same rules as at the door, for a body of unknown length with no room left: a 507.

@@ -1,13 +1,16 @@
 /**
- * Room promised to admitted uploads, held until their exchange ends. The
- * admission decision subtracts it from what a volume has.
+ * Room promised to admitted uploads that they have not used yet. The
+ * admission decision subtracts it from what a volume has; the exchange's
+ * end gives back whatever is left.
  */
 export interface Reservation {
   /** Bytes still held. */
   readonly bytes: number;
+  /** Some of the held bytes were streamed to the origin: no longer reserved. */
+  consume(bytes: number): void;
   /** Hold more (a body of unknown length outgrew what was held). */
   grow(bytes: number): void;
-  /** Gives it all back; safe to call more than once. */
+  /** Gives back what is left; safe to call more than once. */
   release(): void;
 }
 

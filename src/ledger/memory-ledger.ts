@@ -42,6 +42,10 @@ class MemoryReservation implements Reservation {
     return this.#held;
   }
 
+  consume(bytes: number): void {
+    if (!this.#released) this.#hold(-Math.min(bytes, this.#held));
+  }
+
   grow(bytes: number): void {
     if (!this.#released) this.#hold(bytes);
   }

@@ -27,7 +27,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     const { req, res } = exchange;
     if (!writeMethods.has(req.method!)) return undefined;
     const route = exchange.route!;
-    const state = route.volume === null ? registry.soleVolume(route.origin.name) : registry.volume(route.origin.name, route.volume);
+    const state = route.volume === null ? null : registry.volume(route.origin.name, route.volume);
     const facts = writeFacts(req.method!, req.headers);
     const decision = decide(facts, state && viewOf(state, ledger), policy, Date.now());
     exchange.decision = decision;

@@ -43,6 +43,10 @@ export function crossCheck(config: GatewayConfig): string[] {
       problems.push(`routes[${i}].origin: no origin named "${route.origin}" (origins: ${names})`);
       return;
     }
+    if (origin.headroom.agent && route.volume === null) {
+      problems.push(`routes[${i}].volume: origin "${origin.name}" is measured by an agent; name the volume (a mount or path the agent reports) this route writes to`);
+      return;
+    }
     const local = origin.headroom.local;
     if (!local || origin.headroom.agent) return;
     if (route.volume !== null && !local.paths.includes(route.volume)) {

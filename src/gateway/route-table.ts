@@ -6,7 +6,12 @@ export interface Route {
   /** Lower-case host without port, or null for any host. */
   readonly host: string | null;
   readonly origin: Origin;
-  /** The volume this route's writes land on, when the route names it; otherwise the origin's only volume (see the guard). */
+  /**
+   * The volume this route's writes are judged against, fixed by the
+   * configuration: the route's own `volume`, else the origin's only local
+   * path. Null only for an origin with no source of figures. What a source
+   * reports never changes it.
+   */
   readonly volume: string | null;
 }
 
@@ -18,7 +23,7 @@ export class RouteTable {
     this.#routes = routes.map((r) => {
       const origin = origins.get(r.origin);
       if (!origin) throw new Error(`route names unknown origin "${r.origin}"; the config loader should have refused it`);
-      return { pathPrefix: r.match.pathPrefix, host: r.match.host?.toLowerCase() ?? null, origin, volume: r.volume };
+      return { pathPrefix: r.match.pathPrefix, host: r.match.host?.toLowerCase() ?? null, origin, volume: r.volume ?? soleLocalPath(origin) };
     });
   }
 
@@ -37,4 +42,9 @@ function hostOnly(hostHeader: string): string {
   if (lower.startsWith('[')) return lower.slice(0, lower.indexOf(']') + 1);
   const colon = lower.lastIndexOf(':');
   return colon === -1 ? lower : lower.slice(0, colon);
+}
+
+function soleLocalPath(origin: Origin): string | null {
+  const paths = origin.config.headroom.local?.paths;
+  return paths?.length === 1 ? paths[0]! : null;
 }

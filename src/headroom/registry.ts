@@ -38,10 +38,4 @@ export class HeadroomRegistry {
   volumesOf(origin: string): readonly VolumeState[] {
     return this.#byOrigin.get(origin) ?? [];
   }
-
-  /** The origin's only volume, when it has exactly one (a route need not name it then). */
-  soleVolume(origin: string): VolumeState | null {
-    const states = this.#byOrigin.get(origin);
-    return states?.length === 1 ? states[0]! : null;
-  }
 }

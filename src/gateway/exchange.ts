@@ -4,6 +4,15 @@ import type { Decision } from '../admission/decision.js';
 import type { Problem } from '../http/problem.js';
 import type { Route } from './route-table.js';
 
+/** Where a COPY or MOVE puts its result. */
+export interface Destination {
+  readonly route: Route;
+  /** Normalised as routes are matched (dot segments removed, unreserved characters decoded). */
+  readonly path: string;
+  /** The Destination header as the client sent it; forwarded unchanged. */
+  readonly raw: string;
+}
+
 /** Why an upstream exchange failed, as the gateway classifies it. */
 export type UpstreamFailure = 'connect_timeout' | 'timeout' | 'refused' | 'reset' | 'error';
 
@@ -17,6 +26,12 @@ export class Exchange {
   /** The request target's path (without query), in origin-form. */
   path = '';
   route: Route | null = null;
+  /**
+   * For COPY and MOVE: the route and normalised path their `Destination`
+   * names, set by the routing step (which refuses a Destination that does
+   * not parse, or that routes to another origin). Null for other methods.
+   */
+  destination: Destination | null = null;
   /** The admission decision, for a write. */
   decision: Decision | null = null;
   /** The volume the decision was about. */

@@ -11,6 +11,8 @@ export interface ListenConfig {
   readonly drainTimeout: number;
   readonly lingerTime: number;
   readonly lingerBytes: number;
+  readonly maxHeaders: number;
+  readonly encodedSlashes: 'reject' | 'keep';
 }
 
 export interface AdminConfig {
@@ -27,6 +29,7 @@ export interface ViaConfig {
 export interface HeadersConfig {
   readonly server: string;
   readonly xForwarded: boolean;
+  readonly forwarded: boolean;
 }
 
 export interface AgentSourceConfig {
@@ -111,6 +114,7 @@ export interface GatewayConfig {
   readonly admin: AdminConfig;
   readonly via: ViaConfig;
   readonly headers: HeadersConfig;
+  readonly trustedProxies: readonly string[];
   readonly origins: readonly OriginConfig[];
   readonly routes: readonly RouteConfig[];
   readonly policy: PolicyConfig;

@@ -7,6 +7,7 @@ import { discardBody } from '../http/linger.js';
 import { sendProblem, sendProblemOnSocket, type Signature } from '../http/own-answer.js';
 import type { Problem } from '../http/problem.js';
 import { viaEntry } from '../http/via.js';
+import { ForwardingHeaders } from '../http/forwarding.js';
 import { logAccess } from './access-log.js';
 import { clientErrorProblem } from './client-error.js';
 import { Exchange } from './exchange.js';
@@ -64,9 +65,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const stopSources = startSources(origins.values(), registry, logger, telemetry.tracer);
 
   const steps: readonly Step[] = [
-    checkFraming,
+    checkFraming(config.listen.maxHeaders),
     ...(pseudonym ? [detectLoop(pseudonym)] : []),
-    selectRoute(new RouteTable(config.routes, origins)),
+    selectRoute(new RouteTable(config.routes, origins), config.listen.encodedSlashes),
     checkHealth,
     storageGuard({ registry, ledger, policy: config.policy }),
     ...(options.steps ?? []),
@@ -91,15 +92,17 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
   const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, config.policy, () => inFlight);
 
+  const forwarding = config.headers.xForwarded || config.headers.forwarded
+    ? new ForwardingHeaders({ xForwarded: config.headers.xForwarded, forwarded: config.headers.forwarded, trustedProxies: config.trustedProxies })
+    : null;
   const upstream = new Upstream({
-    pseudonym,
-    xForwarded: config.headers.xForwarded,
+    head: { pseudonym, forwarding },
     closing: () => draining,
     onFailure: answer,
     observer: {
-      forwarding: (exchange) => {
+      forwarding: (exchange, head) => {
         exchange.forwardedAt = performance.now();
-        tracing?.forward(exchange);
+        tracing?.forward(exchange, head);
       },
       answered: (exchange, status) => {
         metrics.originAnswered(exchange, exchange.forwardedAt);

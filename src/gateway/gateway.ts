@@ -32,7 +32,9 @@ import { MemoryLedger } from '../ledger/memory-ledger.js';
 
 /** The exchange a connection is serving, kept on the socket itself (cheaper than a WeakMap per request). */
 const IN_FLIGHT = Symbol('headroom.inFlight');
-type TrackedSocket = Socket & { [IN_FLIGHT]?: Exchange | null };
+/** Set once the parser refused the connection's bytes. */
+const REFUSED = Symbol('headroom.refused');
+type TrackedSocket = Socket & { [IN_FLIGHT]?: Exchange | null; [REFUSED]?: boolean };
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -163,14 +165,23 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     sendProblem(req, res, expectationFailed(req.headers.expect), signature);
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: TrackedSocket) => {
+    // Node's parser reports again on every later read of a broken connection.
+    if (socket[REFUSED]) return;
+    socket[REFUSED] = true;
     const problem = clientErrorProblem(err, socket);
     logger.info({ msg: 'refused at the parser', code: err.code, status: problem?.status, client: socket.remoteAddress });
-    const pending = (socket as TrackedSocket)[IN_FLIGHT];
-    // Gone, or broken inside a body being forwarded: the exchange cannot
-    // finish, and destroying the socket aborts it upstream too.
-    if (!problem || (pending && !pending.req.complete)) return void socket.destroy();
+    const pending = socket[IN_FLIGHT];
+    if (!problem) return void socket.destroy();
     if (!pending) return sendProblemOnSocket(socket, problem, signature);
+    if (!pending.req.complete) {
+      // Broken inside a body (chunk syntax, say): the origin sees an
+      // incomplete request, and the client the reason, then the connection closes.
+      if (pending.res.headersSent) return void socket.destroy();
+      pending.res.setHeader('Connection', 'close');
+      pending.cut(problem);
+      return;
+    }
     // Bytes past a complete request that do not parse (a body longer than
     // its Content-Length, say): that request is answered, then the
     // connection closes; the stray bytes go nowhere.

@@ -87,8 +87,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     if (res.headersSent || res.destroyed) return;
     if (draining) res.setHeader('Connection', 'close');
     sendProblem(req, res, problem, signature);
-    // A client waiting on 100-continue sends no body; Node closes that connection.
-    if (!exchange.expectsContinue) discardBody(req, linger);
+    // Also after a refused 100-continue: Node closes that connection, and a
+    // client that did not wait for our word is still sending.
+    discardBody(req, linger);
   };
 
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;

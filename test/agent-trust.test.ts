@@ -143,14 +143,14 @@ t.test('(a) mounts an agent adds are ignored and never stored; a configured volu
 t.test('(b) an answer that repeats a mount is refused whole: nothing recorded, the error in /status, logged once', async (t) => {
   const agent = await fakeAgent(t);
   const { gateway, origin } = await guarded(t, agent);
-  // The room is offered first on odd polls and second on even ones, so that
-  // neither "first wins" nor "last wins" would hold the guard.
-  agent.body = (poll) => answer(poll % 2 ? [roomy(DAV), full(DAV), roomy(MEDIA)] : [full(DAV), roomy(MEDIA), roomy(DAV)]);
+  // Both copies show room (with different figures), so that no way of
+  // using a repeated mount — first wins, last wins — would hold the guard.
+  agent.body = () => answer([roomy(DAV), roomy(MEDIA), { mount: DAV, availableBytes: 14 * MiB }]);
   const from = agent.polls();
   await until(() => agent.polls() >= from + 2, 'the first answers that repeat a mount'); // one answered before may still be in flight
   const takenAt = CONFIGURED.map((v) => gateway.registry.get('files', v)!.snapshot!.takenAt);
   await until(() => agent.polls() >= from + 22, 'twenty more');
-  t.match((await status(gateway)).lastAgentError, /^bad answer: volumes\[\d\]\.mount: "\/srv\/dav" is already volumes\[\d\]$/, '/status states the rejection');
+  t.match((await status(gateway)).lastAgentError, /^bad answer: volumes\[2\]\.mount: "\/srv\/dav" is already volumes\[0\]$/, '/status states the rejection');
   await guardHolds(t, gateway, origin, 'with repeated mounts');
   t.same(CONFIGURED.map((v) => gateway.registry.get('files', v)!.snapshot!.takenAt), takenAt, 'no snapshot came from those answers, not even /srv/media’s');
   t.equal(pollFailures(gateway).length, 1, 'one log line for all those refused answers');

@@ -95,6 +95,7 @@ export const agentSourceSchema = {
   token: { format: String, default: '', sensitive: true },
   interval: { format: 'positive-duration', default: 2_000 },
   timeout: { format: 'positive-duration', default: 1_000 },
+  maxClockSkew: { format: 'positive-duration', default: 30_000 },
 } satisfies Schema;
 
 export const localSourceSchema = {

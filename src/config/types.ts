@@ -37,6 +37,8 @@ export interface AgentSourceConfig {
   readonly token: string;
   readonly interval: number;
   readonly timeout: number;
+  /** An answer whose `time` is further than this from the gateway's clock is refused whole. */
+  readonly maxClockSkew: number;
 }
 
 export interface LocalSourceConfig {

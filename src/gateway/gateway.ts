@@ -64,7 +64,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const registry = new HeadroomRegistry(config.policy);
   const ledger = new MemoryLedger();
   const telemetry = await startProviders(config.telemetry);
-  const stopSources = startSources(origins.values(), registry, logger, telemetry.tracer);
+  const stopSources = startSources(origins.values(), config.routes, registry, logger, telemetry.tracer);
 
   const steps: readonly Step[] = [
     checkFraming(config.listen.maxHeaders),

@@ -120,16 +120,23 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     upstream.forward(exchange);
   };
 
+  const failed = (exchange: Exchange, err: unknown): void => {
+    logger.error({ err }, 'a request step failed');
+    answer(exchange, internalError);
+  };
+
   const run = (exchange: Exchange, from: number): void => {
     for (let i = from; i < steps.length; i++) {
-      const outcome = steps[i]!(exchange);
+      let outcome: ReturnType<Step>;
+      try {
+        outcome = steps[i]!(exchange);
+      } catch (err) {
+        return failed(exchange, err);
+      }
       if (outcome instanceof Promise) {
         outcome.then(
           (problem) => (problem ? answer(exchange, problem) : run(exchange, i + 1)),
-          (err: unknown) => {
-            logger.error({ err }, 'a request step failed');
-            answer(exchange, internalError);
-          },
+          (err: unknown) => failed(exchange, err),
         );
         return;
       }

@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import { startTestOrigin, type TestOrigin } from './origin.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
-import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/log.js';
 
 /** A valid config for one origin at `originUrl`, routed at `/`, on an ephemeral loopback port. */
@@ -31,7 +31,7 @@ export interface RunningGateway extends Gateway {
   readonly logLines: Array<Record<string, unknown>>;
 }
 
-export async function startTestGateway(config: GatewayConfig): Promise<RunningGateway> {
+export async function startTestGateway(config: GatewayConfig, steps?: GatewayOptions['steps']): Promise<RunningGateway> {
   const logLines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -39,7 +39,7 @@ export async function startTestGateway(config: GatewayConfig): Promise<RunningGa
       done();
     },
   });
-  const gateway = await startGateway(config, { logger: createLogger(config.log.level, sink) });
+  const gateway = await startGateway(config, { logger: createLogger(config.log.level, sink), steps });
   const port = gateway.address.port;
   return Object.assign(gateway, { url: `http://127.0.0.1:${port}`, port, logLines });
 }

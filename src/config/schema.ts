@@ -24,6 +24,10 @@ export const gatewaySchema = {
     drainTimeout: { doc: 'On SIGTERM, how long in-flight exchanges may finish.', format: 'duration', default: 30_000 },
     lingerTime: { doc: 'After refusing a request whose body is arriving, how long to read and discard it.', format: 'duration', default: 5_000 },
     lingerBytes: { doc: 'After refusing a request whose body is arriving, how much of it to read and discard.', format: 'size', default: 64 * MiB },
+    headersTimeout: { doc: 'How long a request head may take to arrive; past it: 408, and the connection is closed.', format: 'positive-duration', default: 20_000 },
+    bodyIdleTimeout: { doc: 'How long a request body may go without a byte; past it: 408, and the upload to the origin is aborted.', format: 'positive-duration', default: 60_000 },
+    keepAliveTimeout: { doc: 'How long an idle keep-alive connection is kept between requests.', format: 'positive-duration', default: 75_000 },
+    maxConnections: { doc: 'Most client connections held at once (auto = from the open-file limit, 0 = no cap); past it new ones are closed.', format: 'count-or-auto', default: 'auto' },
   },
   admin: {
     host: { doc: 'Address of the admin listener.', format: String, default: '127.0.0.1' },

@@ -11,6 +11,11 @@ export interface ListenConfig {
   readonly drainTimeout: number;
   readonly lingerTime: number;
   readonly lingerBytes: number;
+  readonly headersTimeout: number;
+  readonly bodyIdleTimeout: number;
+  readonly keepAliveTimeout: number;
+  /** `auto`: derived from the process's open-file limit at start; 0: no cap. */
+  readonly maxConnections: number | 'auto';
 }
 
 export interface AdminConfig {

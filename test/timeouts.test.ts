@@ -95,6 +95,7 @@ t.test('silent and slowloris connections are closed within the header timeout; a
 
   const probes: Array<number | string> = [];
   let attacking = true;
+  t.teardown(() => void (attacking = false));
   const probing = (async () => {
     while (attacking) {
       const started = performance.now();
@@ -125,12 +126,13 @@ t.test('silent and slowloris connections are closed within the header timeout; a
   await probing;
   timers.forEach(clearInterval);
 
-  const held = attackers.map((w) => w.closedAt - w.connectedAt);
-  const longest = Math.max(...held);
-  const shortest = Math.min(...held);
-  t.comment(`held ${Math.round(shortest)}–${Math.round(longest)} ms with headersTimeout ${headersTimeout} ms; ${probes.length} probes`);
-  t.ok(longest <= headersTimeout + 500, `every connection closed within the timeout and a small margin (longest ${Math.round(longest)} ms)`);
-  t.ok(shortest >= headersTimeout - 50, `none closed before the timeout (shortest ${Math.round(shortest)} ms)`);
+  const held = attackers.map((w) => w.closedAt - w.connectedAt).sort((a, b) => a - b);
+  const [shortest, median, longest] = [held[0]!, held[held.length >> 1]!, held[held.length - 1]!].map(Math.round);
+  t.comment(`held ${shortest}–${longest} ms (median ${median}) with headersTimeout ${headersTimeout} ms; ${probes.length} probes`);
+  // The margin: Node's check runs every tenth of the timeout, and this one
+  // process is the gateway and all its clients on a shared machine.
+  t.ok(longest <= headersTimeout + 750, `every connection closed within the timeout and a small margin (longest ${longest} ms)`);
+  t.ok(shortest >= headersTimeout - 50, `none closed before the timeout (shortest ${shortest} ms)`);
   t.ok(slow.every((w) => statusOf(w.received) === 408 && w.received.includes('"request_timeout"')), 'each slowloris connection was answered 408 request_timeout');
   t.ok(silent.every((w) => w.received === ''), 'a connection that sent nothing was closed unanswered');
   t.ok(probes.length >= 5, 'the probe ran throughout the attack');

@@ -161,6 +161,16 @@ export const formats: Record<string, convict.Format> = {
       }
     },
   },
+  'count-or-auto': {
+    coerce(value: unknown) {
+      return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+    },
+    validate(value: unknown) {
+      if (value !== 'auto' && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)) {
+        throw new Error('expected a whole number (0 = none) or "auto"');
+      }
+    },
+  },
   port: {
     coerce(value: unknown) {
       return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;

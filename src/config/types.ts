@@ -13,6 +13,11 @@ export interface ListenConfig {
   readonly lingerBytes: number;
   readonly maxHeaders: number;
   readonly encodedSlashes: 'reject' | 'keep';
+  readonly headersTimeout: number;
+  readonly bodyIdleTimeout: number;
+  readonly keepAliveTimeout: number;
+  /** `auto`: derived from the process's open-file limit at start; 0: no cap. */
+  readonly maxConnections: number | 'auto';
 }
 
 export interface AdminConfig {

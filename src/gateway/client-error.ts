@@ -18,10 +18,12 @@ export function clientErrorProblem(err: NodeJS.ErrnoException, socket: Socket): 
     };
   }
   if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    // A connection that never sent a byte asked nothing: closed unanswered, as nginx does.
+    if (socket.bytesRead === 0) return null;
     return {
       status: 408,
       error: 'request_timeout',
-      detail: 'The request head did not arrive in time.',
+      detail: 'The request head did not arrive in time; the connection is closed.',
       suggestedAction: 'Retry the request.',
     };
   }

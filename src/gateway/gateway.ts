@@ -18,6 +18,8 @@ import { checkFraming } from './steps/check-framing.js';
 import { detectLoop } from './steps/detect-loop.js';
 import { selectRoute } from './steps/select-route.js';
 import { Upstream } from './upstream.js';
+import { watchBodyIdle } from './body-idle.js';
+import { capConnections, serverTimeouts } from './listener-limits.js';
 import { storageGuard } from '../admission/guard.js';
 import { HeadroomRegistry } from '../headroom/registry.js';
 import { startSources } from '../headroom/sources.js';
@@ -117,6 +119,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const proceed = (exchange: Exchange): void => {
     if (exchange.expectsContinue) exchange.res.writeContinue();
+    watchBodyIdle(exchange, config.listen.bodyIdleTimeout);
     upstream.forward(exchange);
   };
 
@@ -166,8 +169,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const server = http.createServer({
     maxHeaderSize: config.listen.maxHeaderSize,
     requireHostHeader: false, // checked in checkFraming, so that the 400 is our own answer
-    requestTimeout: 0, // uploads may take long; the head still has headersTimeout
+    ...serverTimeouts(config.listen),
   });
+  capConnections(server, config.listen.maxConnections, logger);
   server.on('request', (req, res) => handle(req, res, false));
   server.on('checkContinue', (req, res) => handle(req, res, true));
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {

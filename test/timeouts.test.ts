@@ -319,3 +319,20 @@ t.test('the origin’s timeout covers an origin that took the whole upload and s
   t.match(JSON.parse(reply.body.toString()), { error: 'gateway_timeout', upstream_failure: 'timeout' });
   t.ok(took >= 450 && took < 1500, `after the origin's timeout (${Math.round(took)} ms)`);
 });
+
+t.test('a client pausing its upload longer than the origin’s timeout (within the body timeout) is not blamed on the origin', async (t) => {
+  const origin = await recordingOrigin(t);
+  const gateway = await gatewayFor(t, origin.url, { origins: [{ name: 'files', url: origin.url, timeout: '300ms' }], listen: { bodyIdleTimeout: '5s' } });
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = http.request(`${gateway.url}/paused.bin`, { method: 'PUT', agent: false, headers: { 'content-length': '10' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+    });
+    req.on('error', reject);
+    req.write('hello');
+    // Twice the origin's timeout of silence from the client, then the rest.
+    void pause(600).then(() => req.end('world'));
+  });
+  t.equal(status, 201, 'the upload completes');
+  t.same(origin.seen.map((s) => [s.bytes, s.ended]), [[10, true]], 'the origin got all of it');
+});

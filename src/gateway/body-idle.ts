@@ -1,13 +1,6 @@
-import type { IncomingMessage } from 'node:http';
-import type { Exchange } from './exchange.js';
+import { bodyFraming } from '../http/framing.js';
 import type { Problem } from '../http/problem.js';
-
-/** Whether the request announced a body that may still be arriving. */
-function bodyPending(req: IncomingMessage): boolean {
-  if (req.complete) return false;
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
+import type { Exchange } from './exchange.js';
 
 /**
  * nginx's client_body_timeout for a request being forwarded: when no
@@ -16,35 +9,46 @@ function bodyPending(req: IncomingMessage): boolean {
  * answered 408 if no response has started; its connection then closes.
  * The reservation goes with the exchange, as for any other end.
  *
- * Started when the gateway begins reading the body for the origin: a
- * client waiting on 100-continue sends nothing before that. Only the
- * client's silence counts: while the gateway itself is not reading (the
- * origin is slower than the client, so the stream is paused), the clock
- * stands still.
+ * Started when the gateway begins reading the body for the origin (a
+ * client waiting on 100-continue sends nothing before that), and told of
+ * each chunk by the body's stream. Only the client's silence counts: while
+ * the gateway itself is not reading (the origin is slower than the client,
+ * so the stream is paused), the clock stands still.
  */
-export function watchBodyIdle(exchange: Exchange, timeout: number): void {
-  const { req, res } = exchange;
-  if (!bodyPending(req)) return;
-  let watching = true;
-  const expire = (): void => {
-    if (!watching || req.isPaused()) return; // a 'resume' starts the clock again
-    stop();
-    if (!res.headersSent) res.setHeader('Connection', 'close');
-    exchange.cut(bodyIdleProblem(timeout));
-  };
-  const timer = setTimeout(expire, timeout);
-  timer.unref();
-  const restart = (): void => {
-    if (watching) timer.refresh();
-  };
-  const stop = (): void => {
-    watching = false;
-    clearTimeout(timer);
-  };
-  req.on('data', restart);
-  req.on('resume', restart);
-  req.once('end', stop);
-  res.once('close', stop);
+export class BodyIdleWatch {
+  readonly #timer: NodeJS.Timeout;
+  #watching = true;
+
+  /** A watch on the exchange's body, or null when no body is still to come. */
+  static start(exchange: Exchange, timeout: number): BodyIdleWatch | null {
+    const { req } = exchange;
+    if (req.complete || bodyFraming(req).kind === 'none') return null;
+    return new BodyIdleWatch(exchange, timeout);
+  }
+
+  private constructor(exchange: Exchange, timeout: number) {
+    const { req, res } = exchange;
+    this.#timer = setTimeout(() => {
+      if (!this.#watching || req.isPaused()) return; // a 'resume' starts the clock again
+      this.stop();
+      if (!res.headersSent) res.setHeader('Connection', 'close');
+      exchange.cut(bodyIdleProblem(timeout));
+    }, timeout);
+    this.#timer.unref();
+    req.on('resume', () => this.touch());
+    req.once('end', () => this.stop());
+    res.once('close', () => this.stop());
+  }
+
+  /** A byte of the body arrived. */
+  touch(): void {
+    if (this.#watching) this.#timer.refresh();
+  }
+
+  stop(): void {
+    this.#watching = false;
+    clearTimeout(this.#timer);
+  }
 }
 
 function bodyIdleProblem(timeout: number): Problem {

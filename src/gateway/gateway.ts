@@ -18,7 +18,6 @@ import { checkFraming } from './steps/check-framing.js';
 import { detectLoop } from './steps/detect-loop.js';
 import { selectRoute } from './steps/select-route.js';
 import { Upstream } from './upstream.js';
-import { watchBodyIdle } from './body-idle.js';
 import { capConnections, serverTimeouts } from './listener-limits.js';
 import { storageGuard } from '../admission/guard.js';
 import { HeadroomRegistry } from '../headroom/registry.js';
@@ -102,6 +101,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     : null;
   const upstream = new Upstream({
     head: { pseudonym, forwarding },
+    bodyIdleTimeout: config.listen.bodyIdleTimeout,
     closing: () => draining,
     onFailure: answer,
     observer: {
@@ -119,7 +119,6 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const proceed = (exchange: Exchange): void => {
     if (exchange.expectsContinue) exchange.res.writeContinue();
-    watchBodyIdle(exchange, config.listen.bodyIdleTimeout);
     upstream.forward(exchange);
   };
 

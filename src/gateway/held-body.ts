@@ -1,4 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
+import { BodyIdleWatch } from './body-idle.js';
 import type { Exchange } from './exchange.js';
 
 /**
@@ -7,21 +8,28 @@ import type { Exchange } from './exchange.js';
  * written earlier would make Node write the engine's head instead), and
  * each chunk is told to the exchange's meter before it is passed on, so
  * that the meter can stop the upload before the chunk that must not go.
+ * No listener is put on the client's request before then: one would start
+ * its flow, and chunks would go nowhere.
  */
 export class HeldBody extends Transform {
   readonly #exchange: Exchange;
+  readonly #idleTimeout: number;
+  #idle: BodyIdleWatch | null = null;
 
-  constructor(exchange: Exchange) {
+  constructor(exchange: Exchange, idleTimeout: number) {
     super();
     this.#exchange = exchange;
+    this.#idleTimeout = idleTimeout;
   }
 
   release(): void {
+    this.#idle = BodyIdleWatch.start(this.#exchange, this.#idleTimeout);
     this.#exchange.req.pipe(this);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     const exchange = this.#exchange;
+    this.#idle?.touch();
     exchange.meter?.(chunk.length);
     if (exchange.cutReason) return done();
     done(null, chunk);

@@ -10,6 +10,8 @@ import type { Problem } from '../http/problem.js';
 export interface UpstreamOptions {
   /** How the head toward origins is made (Via, forwarding headers). */
   readonly head: Omit<HeadOptions, 'basePath'>;
+  /** No byte of a request body for this long: the upload is cut with 408. */
+  readonly bodyIdleTimeout: number;
   /** True while the gateway drains: responses then close their connections. */
   readonly closing: () => boolean;
   /** Called when the exchange with the origin fails before a response started. */
@@ -58,7 +60,7 @@ export class Upstream {
     const origin = exchange.route!.origin;
     const head = new OutgoingHead(exchange, { ...this.#options.head, basePath: origin.target.path ?? '' });
     this.#options.observer.forwarding(exchange, head);
-    const body = new HeldBody(exchange);
+    const body = new HeldBody(exchange, this.#options.bodyIdleTimeout);
     (req as Tracked)[EXCHANGE] = { exchange, head, body };
     // http-proxy emits no proxyReq for a request that carries Expect (it is
     // answered here, and the head does not carry it).
@@ -84,7 +86,12 @@ export class Upstream {
       socket.once('connect', () => clearTimeout(timer));
       proxyReq.once('close', () => clearTimeout(timer));
     }
-    proxyReq.setTimeout(timeout, () => giveUp(exchange, proxyReq, 'timeout'));
+    proxyReq.setTimeout(timeout, () => {
+      // Silent while the client's body is still awaited: the client's
+      // fault, judged by the body-idle watch, not the origin's.
+      if (!proxyReq.writableFinished && !exchange.req.isPaused()) return;
+      giveUp(exchange, proxyReq, 'timeout');
+    });
   }
 
   /**

@@ -1,17 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
+import { bodyFraming } from './framing.js';
 
 export interface LingerLimits {
   /** How long to keep discarding, in ms. */
   readonly time: number;
   /** How much to discard, in bytes. */
   readonly bytes: number;
-}
-
-/** Whether the request announced a body (its bytes may still be arriving). */
-function announcesBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }
 
 /**
@@ -23,7 +18,7 @@ function announcesBody(req: IncomingMessage): boolean {
  * reads on for one more period before letting go.
  */
 export function discardBody(req: IncomingMessage, limits: LingerLimits): void {
-  if (req.complete || !announcesBody(req)) return;
+  if (req.complete || bodyFraming(req).kind === 'none') return;
   const socket = req.socket;
   let seen = 0;
   let release: NodeJS.Timeout | undefined;

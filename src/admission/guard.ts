@@ -5,8 +5,8 @@ import type { Ledger, Reservation } from '../ledger/ledger.js';
 import type { Exchange } from '../gateway/exchange.js';
 import type { Step } from '../gateway/step.js';
 import { decide, usableBytes, type VolumeView } from './decision.js';
-import { refusalProblem, type RefusalContext } from './refusal.js';
-import { writeFacts } from './write-facts.js';
+import { overDeclaredProblem, refusalProblem, type RefusalContext } from './refusal.js';
+import { creates, declaredSize, type DeclaredSize } from './write-facts.js';
 
 export interface GuardDependencies {
   readonly registry: HeadroomRegistry;
@@ -28,14 +28,19 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     if (!writeMethods.has(req.method!)) return undefined;
     const route = exchange.route!;
     const state = route.volume === null ? null : registry.volume(route.origin.name, route.volume);
-    const facts = writeFacts(req.method!, req.headers);
+    const size = declaredSize(req.headers);
+    if ('status' in size) return size;
+    const facts = { declaredBytes: size.bytes, creates: creates(req.method!) };
     const decision = decide(facts, state && viewOf(state, ledger), policy, Date.now());
     exchange.decision = decision;
     exchange.volume = state?.volume ?? null;
     // Built only for a refusal, now or when an upload is cut mid-stream.
     const context = (): RefusalContext => ({ origin: route.origin.name, volume: state?.volume ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
     if (decision.verdict === 'reject') return refusalProblem(decision, context());
-    if (state === null) return undefined;
+    if (state === null) {
+      if (size.header !== null) exchange.meter = heldToDeclared(exchange, size, () => undefined);
+      return undefined;
+    }
 
     const reservation = ledger.reserve(state.key, decision.reserveBytes);
     if (facts.declaredBytes === null) {
@@ -48,9 +53,12 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
       // does not see them. Then they count as written until a snapshot
       // that started later.
       let streamed = 0;
-      exchange.meter = (bytes) => {
-        streamed += bytes;
-      };
+      exchange.meter =
+        size.header === null
+          ? (bytes) => {
+              streamed += bytes;
+            }
+          : heldToDeclared(exchange, size, (bytes) => (streamed += bytes));
       res.once('close', () => {
         state.addWritten(streamed);
         reservation.release();
@@ -60,6 +68,22 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
       if (status === 507) state.markFull();
     };
     return undefined;
+  };
+}
+
+/**
+ * A chunked body whose size a size header declared is held to it, as
+ * Content-Length holds a body: the chunk that would take it past that size
+ * is not sent, and the upload is cut (the origin sees an incomplete request).
+ */
+function heldToDeclared(exchange: Exchange, size: DeclaredSize, passed: (bytes: number) => void): (bytes: number) => void {
+  const declared = size.bytes!;
+  let streamed = 0;
+  return (bytes) => {
+    if (exchange.cutReason) return;
+    if (streamed + bytes > declared) return exchange.cut(overDeclaredProblem(size.header!, declared));
+    streamed += bytes;
+    passed(bytes);
   };
 }
 
@@ -82,6 +106,7 @@ function meter(
   { ledger, policy, context }: { ledger: Ledger; policy: PolicyConfig; context: () => RefusalContext },
 ): (bytes: number) => void {
   return (bytes) => {
+    if (exchange.cutReason) return; // what still arrives is dropped, not sent
     state.addWritten(bytes);
     const covered = Math.min(bytes, reservation.bytes);
     reservation.consume(covered);

@@ -86,3 +86,14 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
       };
   }
 }
+
+/** A chunked body went on past the size its size header declared. */
+export function overDeclaredProblem(header: string, declared: number): Problem {
+  return {
+    status: 400,
+    error: 'declared_length_exceeded',
+    detail: `The body is longer than the ${declared} bytes its ${header} header declared; it was stopped there and not stored.`,
+    suggestedAction: `Send ${header} with the body’s exact length, or leave it out.`,
+    members: { requested: declared, declared_by: header },
+  };
+}

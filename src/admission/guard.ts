@@ -5,7 +5,7 @@ import type { Ledger, Reservation } from '../ledger/ledger.js';
 import type { Exchange } from '../gateway/exchange.js';
 import type { Step } from '../gateway/step.js';
 import { decide, usableBytes, type VolumeView } from './decision.js';
-import { overDeclaredProblem, refusalProblem, type RefusalContext } from './refusal.js';
+import { overDeclaredProblem, rangeNotSupported, refusalProblem, type RefusalContext } from './refusal.js';
 import { creates, declaredSize, type DeclaredSize } from './write-facts.js';
 
 export interface GuardDependencies {
@@ -25,6 +25,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
 
   return (exchange) => {
     const { req, res } = exchange;
+    if (req.method === 'PUT' && req.headers['content-range'] !== undefined && policy.contentRange === 'reject') return rangeNotSupported(req.headers['content-range']);
     if (!writeMethods.has(req.method!)) return undefined;
     const route = exchange.route!;
     const state = route.volume === null ? null : registry.volume(route.origin.name, route.volume);

@@ -97,3 +97,17 @@ export function overDeclaredProblem(header: string, declared: number): Problem {
     members: { requested: declared, declared_by: header },
   };
 }
+
+/**
+ * A PUT with Content-Range writes part of a resource in place; an origin
+ * that cannot do that (or that runs out of room, or is cut, midway) leaves
+ * it partly overwritten. RFC 9110 §14.4 lets a server refuse it with 400.
+ */
+export function rangeNotSupported(contentRange: string): Problem {
+  return {
+    status: 400,
+    error: 'range_not_supported',
+    detail: `A PUT with Content-Range ("${contentRange}") writes part of a resource; this gateway does not forward partial writes.`,
+    suggestedAction: 'Send the whole resource in one PUT without Content-Range.',
+  };
+}

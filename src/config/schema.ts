@@ -51,6 +51,7 @@ export const gatewaySchema = {
     staleAfter: { doc: 'A snapshot older than this is unknown.', format: 'positive-duration', default: 10_000 },
     onUnknown: { doc: 'What to do when a volume is unknown.', format: ['admit', 'reject'], default: 'admit' },
     retryAfter: { doc: 'Retry-After on 507 and 503.', format: 'duration', default: 60_000 },
+    contentRange: { doc: 'A PUT with Content-Range (a partial write): reject (400 range_not_supported) or admit, for origins that support partial PUT.', format: ['reject', 'admit'], default: 'reject' },
   },
   ledger: {
     backend: { doc: 'Where reservations are kept.', format: ['memory', 'redis'], default: 'memory' },

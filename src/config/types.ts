@@ -81,6 +81,7 @@ export interface PolicyConfig {
   readonly staleAfter: number;
   readonly onUnknown: 'admit' | 'reject';
   readonly retryAfter: number;
+  readonly contentRange: 'reject' | 'admit';
 }
 
 export interface LedgerConfig {

@@ -16,6 +16,10 @@ export interface VolumeView {
   readonly markedFull: boolean;
   readonly reservedBytes: number;
   readonly writtenSinceSnapshot: number;
+  /** Inodes promised to creating writes in flight. */
+  readonly reservedInodes: number;
+  /** Inodes taken by writes that ended after the snapshot's measurement started. */
+  readonly inodesSinceSnapshot: number;
 }
 
 /** `headroom.reason` values (SPEC §8) the core decision gives. */
@@ -31,6 +35,7 @@ export interface Figures {
   /** What a write can get now (may be negative when overcommitted by the disk itself). */
   readonly usableBytes: number | null;
   readonly reservedBytes: number;
+  /** Free inodes as measured, less those promised or taken since (null when not reported). */
   readonly freeInodes: number | null;
   readonly snapshotAgeMs: number | null;
 }
@@ -49,6 +54,11 @@ export function usableBytes(snapshot: VolumeSnapshot, view: Pick<VolumeView, 're
   return snapshot.availableBytes - reserveOf(policy.reserve, snapshot.totalBytes) - view.reservedBytes - view.writtenSinceSnapshot;
 }
 
+function freeInodes(snapshot: VolumeSnapshot | null, view: VolumeView | null): number | null {
+  if (snapshot === null || snapshot.freeInodes === null || view === null) return snapshot?.freeInodes ?? null;
+  return snapshot.freeInodes - view.reservedInodes - view.inodesSinceSnapshot;
+}
+
 /**
  * The admission decision for one write (SPEC §5), every rule in order:
  *
@@ -57,7 +67,8 @@ export function usableBytes(snapshot: VolumeSnapshot, view: Pick<VolumeView, 're
  * 3. volume in flood stage (kept while data is stale)     → 507 flood_stage
  * 4. the origin answered 507 since the last snapshot      → 507 insufficient_storage
  * 5. no snapshot, or older than staleAfter                → onUnknown: admit_unknown | 503 stale
- * 6. a creating write and free inodes < minFreeInodes     → 507 inodes
+ * 6. a creating write would leave fewer than minFreeInodes
+ *    free (counting inodes reserved and taken since)       → 507 inodes
  * 7. declared size > usable (unknown size: no room left)  → 507 insufficient_storage
  * 8. otherwise                                            → admit, reserving the declared size
  *    (unknown size: unknownLength, at most what is usable; it grows as the body streams)
@@ -76,7 +87,7 @@ export function decide(facts: WriteFacts, view: VolumeView | null, policy: Polic
     capacityBytes: snapshot ? snapshot.totalBytes - reserve! : null,
     usableBytes: usable,
     reservedBytes: view?.reservedBytes ?? 0,
-    freeInodes: snapshot?.freeInodes ?? null,
+    freeInodes: freeInodes(snapshot, view),
     snapshotAgeMs: age,
   };
   const reject = (status: 413 | 503 | 507, reason: Reason): Decision => ({ verdict: 'reject', status, reason, figures });
@@ -89,8 +100,7 @@ export function decide(facts: WriteFacts, view: VolumeView | null, policy: Polic
     if (policy.onUnknown === 'reject') return reject(503, 'stale');
     return { verdict: 'admit_unknown', reason: 'stale', reserveBytes: requested ?? policy.unknownLength, figures };
   }
-  const freeInodes = snapshot.freeInodes;
-  if (facts.creates && freeInodes !== null && freeInodes < policy.minFreeInodes) return reject(507, 'inodes');
+  if (facts.creates && figures.freeInodes !== null && figures.freeInodes - 1 < policy.minFreeInodes) return reject(507, 'inodes');
   if (requested === null ? usable! <= 0 : requested > usable!) return reject(507, 'insufficient_storage');
   return { verdict: 'admit', reason: 'fits', reserveBytes: requested ?? Math.min(policy.unknownLength, usable!), figures };
 }

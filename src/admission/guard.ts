@@ -43,7 +43,14 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
       return undefined;
     }
 
-    const reservation = ledger.reserve(state.key, decision.reserveBytes);
+    // A creating write holds an inode until its exchange ends; one that
+    // made something (201 Created) has taken it, until a snapshot shows it.
+    const inodes = facts.creates ? 1 : 0;
+    const reservation = ledger.reserve(state.key, decision.reserveBytes, inodes);
+    let created = false;
+    res.once('close', () => {
+      if (created) state.addCreated(inodes);
+    });
     if (facts.declaredBytes === null) {
       res.once('close', () => reservation.release());
       exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
@@ -67,6 +74,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     }
     exchange.onOriginStatus = (status) => {
       if (status === 507) state.markFull();
+      created = status === 201;
     };
     return undefined;
   };
@@ -136,5 +144,7 @@ function viewOf(state: VolumeState, ledger: Ledger): VolumeView {
     markedFull: state.markedFull,
     reservedBytes: ledger.reservedBytes(state.key),
     writtenSinceSnapshot: state.writtenSinceSnapshot,
+    reservedInodes: ledger.reservedInodes(state.key),
+    inodesSinceSnapshot: state.inodesSinceSnapshot,
   };
 }

@@ -58,7 +58,7 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
       return {
         status: 507,
         error: 'insufficient_inodes',
-        detail: `${where} has ${f.freeInodes} free inodes, fewer than the ${context.minFreeInodes} kept free; no new files can be made.`,
+        detail: `${where} has ${f.freeInodes} free inodes not promised to writes in flight; a new file would leave fewer than the ${context.minFreeInodes} kept free.`,
         suggestedAction: 'Delete files (many small ones use up inodes), then retry.',
         retryAfter: context.retryAfter,
         members: { ...members(f, context), free_inodes: f.freeInodes, min_free_inodes: context.minFreeInodes },

@@ -5,10 +5,16 @@ export interface FloodMarks {
   readonly floodRelease: number;
 }
 
+/** What a measurement is taken to show of the gateway's own writes; see `VolumeState.writtenMark`. */
+export interface WrittenMark {
+  readonly bytes: number;
+  readonly inodes: number;
+}
+
 /**
  * One volume as the gateway knows it: the latest snapshot and what happened
- * since — bytes streamed to it, flood stage (with hysteresis), and an
- * origin's own 507. Reservations are the ledger's.
+ * since — bytes and inodes written to it, flood stage (with hysteresis), and
+ * an origin's own 507. Reservations are the ledger's.
  */
 export class VolumeState {
   readonly key: string;
@@ -18,10 +24,17 @@ export class VolumeState {
   #flooded = false;
   /** `Date.now()` of the origin's last 507, until a snapshot taken after it. */
   #markedFullAt: number | null = null;
-  /** Bytes streamed to the volume since the gateway started (monotonic). */
-  #written = 0;
-  /** Value of #written when the current snapshot's measurement started. */
+  /** Bytes of exchanges that have ended, since the gateway started (monotonic). */
+  #settled = 0;
+  /** Bytes metered by uploads while they stream, since the gateway started (monotonic). */
+  #streamed = 0;
+  /** Value of #streamed when the last measurement started. */
+  #streamedAtLastMark = 0;
+  /** Of #settled + #streamed, what the current snapshot is taken to show. */
   #writtenAtSnapshot = 0;
+  /** Inodes taken by exchanges that have ended (monotonic), and what the current snapshot shows of them. */
+  #created = 0;
+  #createdAtSnapshot = 0;
   #lastError: string | null = null;
   readonly #marks: FloodMarks;
 
@@ -48,18 +61,46 @@ export class VolumeState {
     return this.#lastError;
   }
 
-  /** Streamed bytes a snapshot does not show yet. */
+  /** Written bytes the current snapshot is not taken to show. */
   get writtenSinceSnapshot(): number {
-    return this.#written - this.#writtenAtSnapshot;
+    return this.#settled + this.#streamed - this.#writtenAtSnapshot;
   }
 
-  /** Call when a measurement starts; pass the result to `record`. */
-  writtenMark(): number {
-    return this.#written;
+  /** Inodes taken by ended exchanges that the current snapshot does not show. */
+  get inodesSinceSnapshot(): number {
+    return this.#created - this.#createdAtSnapshot;
   }
 
+  /**
+   * Call once when a measurement starts; pass the result to `record`.
+   * The measurement shows what ended exchanges wrote before it started
+   * (the origin had stored it before answering). Of uploads still
+   * streaming it is taken to show only what they had metered when the
+   * previous measurement started: bytes metered since may still sit in
+   * socket buffers or the origin's memory, on no disk yet. So what was
+   * streamed during the last interval counts until the next snapshot,
+   * which is on the safe side as long as the origin stores what it is sent
+   * within one interval.
+   */
+  writtenMark(): WrittenMark {
+    const mark = { bytes: this.#settled + this.#streamedAtLastMark, inodes: this.#created };
+    this.#streamedAtLastMark = this.#streamed;
+    return mark;
+  }
+
+  /** An exchange ended having sent these bytes (not metered while streaming). */
   addWritten(bytes: number): void {
-    this.#written += bytes;
+    this.#settled += bytes;
+  }
+
+  /** Bytes an upload is sending now, metered as they stream. */
+  addStreamed(bytes: number): void {
+    this.#streamed += bytes;
+  }
+
+  /** An exchange ended having made new files or collections. */
+  addCreated(inodes: number): void {
+    this.#created += inodes;
   }
 
   /**
@@ -67,10 +108,11 @@ export class VolumeState {
    * lifts an origin's 507 mark if taken after it; flood stage follows its usage with
    * hysteresis: set at floodStage, cleared only below floodRelease.
    */
-  record(snapshot: VolumeSnapshot, writtenMark: number): void {
+  record(snapshot: VolumeSnapshot, mark: WrittenMark): void {
     if (this.#snapshot && snapshot.takenAt < this.#snapshot.takenAt) return;
     this.#snapshot = snapshot;
-    this.#writtenAtSnapshot = Math.max(this.#writtenAtSnapshot, writtenMark);
+    this.#writtenAtSnapshot = Math.max(this.#writtenAtSnapshot, mark.bytes);
+    this.#createdAtSnapshot = Math.max(this.#createdAtSnapshot, mark.inodes);
     if (this.#markedFullAt !== null && snapshot.takenAt > this.#markedFullAt) this.#markedFullAt = null;
     this.#lastError = null;
     const usage = snapshot.totalBytes > 0 ? (snapshot.totalBytes - snapshot.availableBytes) / snapshot.totalBytes : 1;

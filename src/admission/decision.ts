@@ -59,6 +59,33 @@ function freeInodes(snapshot: VolumeSnapshot | null, view: VolumeView | null): n
   return snapshot.freeInodes - view.reservedInodes - view.inodesSinceSnapshot;
 }
 
+/** A fresh snapshot's figures, as a decision reports them. */
+function figuresOf(requested: number | null, view: VolumeView | null, policy: PolicyConfig, now: number): { figures: Figures; fresh: boolean } {
+  const snapshot = view?.snapshot ?? null;
+  const age = snapshot ? Math.max(0, now - snapshot.takenAt) : null;
+  const reserve = snapshot ? reserveOf(policy.reserve, snapshot.totalBytes) : null;
+  const figures: Figures = {
+    requestedBytes: requested,
+    totalBytes: snapshot?.totalBytes ?? null,
+    availableBytes: snapshot?.availableBytes ?? null,
+    capacityBytes: snapshot ? snapshot.totalBytes - reserve! : null,
+    usableBytes: snapshot && view ? usableBytes(snapshot, view, policy) : null,
+    reservedBytes: view?.reservedBytes ?? 0,
+    freeInodes: freeInodes(snapshot, view),
+    snapshotAgeMs: age,
+  };
+  return { figures, fresh: snapshot !== null && age! <= policy.staleAfter };
+}
+
+/**
+ * What a body of unknown length holds next: a stretch of what is usable,
+ * at most unknownLength and at most maxUploadShare of it, so that no one
+ * upload (a slow one, say) holds all of a volume's room while others wait.
+ */
+export function stretchOf(usable: number, policy: Pick<PolicyConfig, 'unknownLength' | 'maxUploadShare'>): number {
+  return Math.max(0, Math.min(policy.unknownLength, Math.floor(policy.maxUploadShare * usable)));
+}
+
 /**
  * The admission decision for one write (SPEC §5), every rule in order:
  *
@@ -71,25 +98,12 @@ function freeInodes(snapshot: VolumeSnapshot | null, view: VolumeView | null): n
  *    free (counting inodes reserved and taken since)       → 507 inodes
  * 7. declared size > usable (unknown size: no room left)  → 507 insufficient_storage
  * 8. otherwise                                            → admit, reserving the declared size
- *    (unknown size: unknownLength, at most what is usable; it grows as the body streams)
+ *    (unknown size: a first stretch, see stretchOf; it grows as the body streams)
  */
 export function decide(facts: WriteFacts, view: VolumeView | null, policy: PolicyConfig, now: number): Decision {
   const requested = facts.declaredBytes;
-  const snapshot = view?.snapshot ?? null;
-  const age = snapshot ? Math.max(0, now - snapshot.takenAt) : null;
-  const fresh = snapshot !== null && age! <= policy.staleAfter;
-  const reserve = snapshot ? reserveOf(policy.reserve, snapshot.totalBytes) : null;
-  const usable = snapshot && view ? usableBytes(snapshot, view, policy) : null;
-  const figures: Figures = {
-    requestedBytes: requested,
-    totalBytes: snapshot?.totalBytes ?? null,
-    availableBytes: snapshot?.availableBytes ?? null,
-    capacityBytes: snapshot ? snapshot.totalBytes - reserve! : null,
-    usableBytes: usable,
-    reservedBytes: view?.reservedBytes ?? 0,
-    freeInodes: freeInodes(snapshot, view),
-    snapshotAgeMs: age,
-  };
+  const { figures, fresh } = figuresOf(requested, view, policy, now);
+  const usable = figures.usableBytes;
   const reject = (status: 413 | 503 | 507, reason: Reason): Decision => ({ verdict: 'reject', status, reason, figures });
 
   if (requested !== null && policy.maxBodySize > 0 && requested > policy.maxBodySize) return reject(413, 'too_large');
@@ -102,5 +116,29 @@ export function decide(facts: WriteFacts, view: VolumeView | null, policy: Polic
   }
   if (facts.creates && figures.freeInodes !== null && figures.freeInodes - 1 < policy.minFreeInodes) return reject(507, 'inodes');
   if (requested === null ? usable! <= 0 : requested > usable!) return reject(507, 'insufficient_storage');
-  return { verdict: 'admit', reason: 'fits', reserveBytes: requested ?? Math.min(policy.unknownLength, usable!), figures };
+  return { verdict: 'admit', reason: 'fits', reserveBytes: requested ?? stretchOf(usable!, policy), figures };
+}
+
+/**
+ * A body of unknown length whose next chunk is more than it holds (`held`,
+ * counted in the view's reserved bytes): may the chunk go out, and what
+ * does it hold after it? The door's rules for the room it needs beyond
+ * what it holds, in order:
+ *
+ * 1. volume in flood stage                                → 507 flood_stage
+ * 2. the origin answered 507 since the last snapshot      → 507 insufficient_storage
+ * 3. no snapshot, or older than staleAfter                → admit_unknown, holding nothing more
+ *    (the upload was admitted; there is nothing to hold it against)
+ * 4. chunk > usable + held                                → 507 insufficient_storage
+ * 5. otherwise                                            → admit, holding the next stretch of what is then usable
+ */
+export function decideGrowth(chunk: number, held: number, view: VolumeView, policy: PolicyConfig, now: number): Decision {
+  const { figures, fresh } = figuresOf(null, view, policy, now);
+  const reject = (reason: Reason): Decision => ({ verdict: 'reject', status: 507, reason, figures });
+  if (view.flooded) return reject('flood_stage');
+  if (view.markedFull) return reject('insufficient_storage');
+  if (!fresh) return { verdict: 'admit_unknown', reason: 'stale', reserveBytes: 0, figures };
+  const room = figures.usableBytes! + held;
+  if (chunk > room) return reject('insufficient_storage');
+  return { verdict: 'admit', reason: 'fits', reserveBytes: stretchOf(room - chunk, policy), figures };
 }

@@ -4,7 +4,7 @@ import type { VolumeState } from '../headroom/volume-state.js';
 import type { Ledger, Reservation } from '../ledger/ledger.js';
 import type { Exchange } from '../gateway/exchange.js';
 import type { Step } from '../gateway/step.js';
-import { decide, usableBytes, type VolumeView } from './decision.js';
+import { decide, decideGrowth, type VolumeView } from './decision.js';
 import { overDeclaredProblem, rangeNotSupported, refusalProblem, type RefusalContext } from './refusal.js';
 import { creates, declaredSize, type DeclaredSize } from './write-facts.js';
 
@@ -97,16 +97,14 @@ function heldToDeclared(exchange: Exchange, size: DeclaredSize, passed: (bytes: 
 }
 
 /**
- * For a body of unknown length, streamed bytes move from the reservation
- * to the volume's written count as they pass: its reservation grows
- * stretch by stretch against the volume's figures, and a snapshot taken
- * mid-stream shows what already reached the disk, which a whole-body
- * reservation would count twice and cut the upload at half the room.
- * Bytes still in flight when a snapshot's measurement starts are missing
- * from the figures until they land. When the body outgrows its
- * reservation it holds the next stretch of up to unknownLength while the
- * volume has room; when it has none, the upload is cut before the chunk
- * that does not fit goes out.
+ * A body of unknown length holds a stretch of the volume's room at a time
+ * (see stretchOf). Its bytes move from the reservation to the volume's
+ * streamed count as they pass, so a snapshot taken mid-stream shows what
+ * already reached the disk instead of counting it twice. When a chunk is
+ * more than the upload holds, the door's rules decide whether it may go
+ * out (holding the next stretch) or the upload is cut before it does.
+ * What is in flight when a measurement starts is the volume state's to
+ * count (see VolumeState.writtenMark).
  */
 function meter(
   exchange: Exchange,
@@ -116,24 +114,21 @@ function meter(
 ): (bytes: number) => void {
   return (bytes) => {
     if (exchange.cutReason) return; // what still arrives is dropped, not sent
-    state.addWritten(bytes);
-    const covered = Math.min(bytes, reservation.bytes);
-    reservation.consume(covered);
-    if (covered === bytes) return;
-    const snapshot = state.snapshot;
-    const now = Date.now();
-    if (snapshot === null || now - snapshot.takenAt > policy.staleAfter) return; // unknown: nothing to hold against
-    const view = viewOf(state, ledger);
-    const usable = usableBytes(snapshot, view, policy);
-    if (usable >= 0) {
-      reservation.grow(Math.min(policy.unknownLength, usable));
+    const held = reservation.bytes;
+    if (bytes <= held) {
+      reservation.consume(bytes);
+      state.addStreamed(bytes);
       return;
     }
-    // The same rules as at the door, for a body of unknown length with no room left: a 507.
-    const decision = decide({ declaredBytes: null, creates: false }, view, policy, now);
-    if (decision.verdict !== 'reject') return;
-    exchange.decision = decision;
-    exchange.cut(refusalProblem(decision, context()));
+    const decision = decideGrowth(bytes, held, viewOf(state, ledger), policy, Date.now());
+    if (decision.verdict === 'reject') {
+      exchange.decision = decision;
+      exchange.cut(refusalProblem(decision, context()));
+      return;
+    }
+    reservation.consume(held);
+    state.addStreamed(bytes);
+    reservation.grow(decision.reserveBytes);
   };
 }
 

@@ -48,6 +48,7 @@ export const gatewaySchema = {
     minFreeInodes: { doc: 'Writes that create are refused below this many free inodes.', format: 'nat', default: 1000 },
     maxBodySize: { doc: 'Largest body accepted (0 = no fixed cap); above it: 413.', format: 'size', default: 0 },
     unknownLength: { doc: 'First reservation for a body of unknown length.', format: 'size', default: 64 * MiB },
+    maxUploadShare: { doc: 'Most of a volume’s usable room a body of unknown length holds at a time.', format: 'share', default: 0.25 },
     staleAfter: { doc: 'A snapshot older than this is unknown.', format: 'positive-duration', default: 10_000 },
     onUnknown: { doc: 'What to do when a volume is unknown.', format: ['admit', 'reject'], default: 'admit' },
     retryAfter: { doc: 'Retry-After on 507 and 503.', format: 'duration', default: 60_000 },

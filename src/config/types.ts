@@ -78,6 +78,7 @@ export interface PolicyConfig {
   readonly minFreeInodes: number;
   readonly maxBodySize: number;
   readonly unknownLength: number;
+  readonly maxUploadShare: number;
   readonly staleAfter: number;
   readonly onUnknown: 'admit' | 'reject';
   readonly retryAfter: number;

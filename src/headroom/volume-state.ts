@@ -5,6 +5,13 @@ export interface FloodMarks {
   readonly floodRelease: number;
 }
 
+/**
+ * How long bytes sent to an origin may take to reach its disk: socket
+ * buffers on both ends (megabytes each, on Linux) and any proxy between
+ * drain in well under this on a working network.
+ */
+export const IN_FLIGHT_MS = 1000;
+
 /** What a measurement is taken to show of the gateway's own writes; see `VolumeState.writtenMark`. */
 export interface WrittenMark {
   readonly bytes: number;
@@ -28,8 +35,10 @@ export class VolumeState {
   #settled = 0;
   /** Bytes metered by uploads while they stream, since the gateway started (monotonic). */
   #streamed = 0;
-  /** Value of #streamed when the last measurement started. */
-  #streamedAtLastMark = 0;
+  /** #streamed when recent measurements started, oldest first (see `writtenMark`). */
+  readonly #streamedAtMarks: Array<{ readonly at: number; readonly streamed: number }> = [];
+  /** Of #streamed, what the latest measurement is taken to show. */
+  #streamedTrusted = 0;
   /** Of #settled + #streamed, what the current snapshot is taken to show. */
   #writtenAtSnapshot = 0;
   /** Inodes taken by exchanges that have ended (monotonic), and what the current snapshot shows of them. */
@@ -75,17 +84,21 @@ export class VolumeState {
    * Call once when a measurement starts; pass the result to `record`.
    * The measurement shows what ended exchanges wrote before it started
    * (the origin had stored it before answering). Of uploads still
-   * streaming it is taken to show only what they had metered when the
-   * previous measurement started: bytes metered since may still sit in
-   * socket buffers or the origin's memory, on no disk yet. So what was
-   * streamed during the last interval counts until the next snapshot,
-   * which is on the safe side as long as the origin stores what it is sent
-   * within one interval.
+   * streaming it is taken to show only what they had metered when an
+   * earlier measurement started, at least IN_FLIGHT_MS before: bytes
+   * metered since may still sit in socket buffers, proxies in between or
+   * the origin's memory, on no disk yet. Until a later snapshot they count
+   * as written, which is on the safe side (they may be counted twice,
+   * never missed) as long as what is sent to an origin reaches its disk
+   * within that time or one interval, whichever is longer.
    */
-  writtenMark(): WrittenMark {
-    const mark = { bytes: this.#settled + this.#streamedAtLastMark, inodes: this.#created };
-    this.#streamedAtLastMark = this.#streamed;
-    return mark;
+  writtenMark(now = Date.now()): WrittenMark {
+    const marks = this.#streamedAtMarks;
+    let trusted = -1;
+    while (marks.length > 0 && marks[0]!.at <= now - IN_FLIGHT_MS) trusted = marks.shift()!.streamed;
+    if (trusted >= 0) this.#streamedTrusted = trusted;
+    marks.push({ at: now, streamed: this.#streamed });
+    return { bytes: this.#settled + this.#streamedTrusted, inodes: this.#created };
   }
 
   /** An exchange ended having sent these bytes (not metered while streaming). */

@@ -36,6 +36,7 @@ t.test('/readyz is 503 before the first fresh snapshot and 200 after; /status ha
   t.equal((await request(`${admin}/status`)).status, 401, '/status without the token: 401');
   t.equal((await request(`${admin}/status`, { headers: { authorization: 'Bearer nope' } })).status, 401, 'with a wrong token: 401');
   t.equal((await request(`${admin}/`)).status, 401, 'the status page without the token: 401');
+  t.equal((await request(`${admin}/status`, { headers: { authorization: 'bearer admin-secret' } })).status, 200, 'the Bearer scheme in any case');
   const failing = JSON.parse((await request(`${admin}/status`, auth)).body.toString());
   t.match(failing.origins[0], { name: 'files', lastAgentError: 'HTTP 500' }, 'the agent’s last error shows');
 

@@ -1,6 +1,11 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { statfsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import { startAgent } from '../src/agent/agent-server.js';
+import { loadAgentConfig } from '../src/config/agent-config.js';
+import { createLogger } from '../src/log.js';
 import { agentFor } from './helpers/agent.js';
 import { request } from './helpers/http.js';
 import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
@@ -55,5 +60,46 @@ t.test('the agent’s token: none → 401, wrong → 401, right → 200; /health
   t.equal((await request(`${agent.url}/v1/volumes`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
   t.equal((await request(`${agent.url}/v1/volumes`, { headers: { authorization: 'Basic czNjcmV0' } })).status, 401);
   t.equal((await request(`${agent.url}/v1/volumes`, { headers: { authorization: 'Bearer s3cret' } })).status, 200);
+  for (const scheme of ['bearer', 'BEARER', 'bEaReR']) {
+    t.equal((await request(`${agent.url}/v1/volumes`, { headers: { authorization: `${scheme} s3cret` } })).status, 200, `the scheme is case-insensitive: ${scheme}`);
+  }
+  t.equal((await request(`${agent.url}/v1/volumes`, { headers: { authorization: 'Bearers3cret' } })).status, 401, 'no space after the scheme: 401');
   t.equal((await request(`${agent.url}/healthz`)).status, 200);
+});
+
+/** An agent started from `values` (port 0 unless given), its log lines collected. */
+async function agentLogging(t: Test, values: Record<string, unknown>): Promise<{ address: AddressInfo; lines: Array<Record<string, unknown>> }> {
+  const loaded = loadAgentConfig({ file: null, env: {}, values: { ...values, listen: { port: 0, ...(values.listen as object) } } });
+  if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const agent = await startAgent(loaded.config, createLogger('info', sink));
+  t.teardown(() => agent.close());
+  return { address: agent.address, lines };
+}
+
+const openWarning = (lines: Array<Record<string, unknown>>) => lines.filter((l) => l.level === 40 && /without a token on a non-loopback address/.test(String(l.msg)));
+
+t.test('the agent listens on loopback unless configured otherwise; open without a token, it warns once at start', async (t) => {
+  const defaults = loadAgentConfig({ file: null, env: {}, values: {} });
+  t.ok(defaults.ok && defaults.config.listen.host === '127.0.0.1', 'listen.host defaults to 127.0.0.1');
+
+  const byDefault = await agentLogging(t, {});
+  t.equal(byDefault.address.address, '127.0.0.1', 'bound to loopback by default');
+  t.equal(openWarning(byDefault.lines).length, 0, 'no warning on loopback without a token');
+  t.ok(byDefault.lines.some((l) => l.msg === 'agent listening'), 'the start was logged');
+
+  const open = await agentLogging(t, { listen: { host: '0.0.0.0' } });
+  t.equal(open.address.address, '0.0.0.0');
+  t.equal(openWarning(open.lines).length, 1, 'on every address without a token: one warning');
+  t.match(openWarning(open.lines)[0], { host: '0.0.0.0', port: open.address.port, msg: /set `token`/ });
+  t.equal((await request(`http://127.0.0.1:${open.address.port}/v1/volumes`)).status, 200, 'and it still serves');
+
+  const withToken = await agentLogging(t, { listen: { host: '0.0.0.0' }, token: 's3cret' });
+  t.equal(openWarning(withToken.lines).length, 0, 'with a token: no warning');
 });

@@ -48,6 +48,9 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
   logger.info({ msg: 'agent listening', host: address.address, port: address.port, paths: config.paths });
+  if (config.token === '' && !isLoopback(address)) {
+    logger.warn({ msg: 'agent serves without a token on a non-loopback address: anyone who reaches it reads this host’s mounts and devices; set `token`, or listen on 127.0.0.1', host: address.address, port: address.port });
+  }
   return {
     address,
     close: async () => {
@@ -57,4 +60,9 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
       await once(server, 'close');
     },
   };
+}
+
+/** The bound address is a loopback one (an IPv4-mapped one included); 0.0.0.0 and :: are every address. */
+function isLoopback(address: AddressInfo): boolean {
+  return address.address === '::1' || /^(::ffff:)?127\./i.test(address.address);
 }

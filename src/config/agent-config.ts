@@ -20,7 +20,7 @@ export interface AgentConfig {
 
 export const agentSchema = {
   listen: {
-    host: { doc: 'Address the agent listens on.', format: String, default: '0.0.0.0' },
+    host: { doc: 'Address the agent listens on; loopback unless set (its answer tells the host’s mounts and devices).', format: String, default: '127.0.0.1' },
     port: { doc: 'Port the agent listens on.', format: 'port', default: 9100 },
   },
   token: { doc: 'Bearer token gateways must send; empty = no auth.', format: String, default: '', sensitive: true },

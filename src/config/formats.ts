@@ -1,6 +1,7 @@
 import convict from 'convict';
 import bytes from 'bytes-iec';
 import ms from 'ms';
+import { isIP } from 'node:net';
 
 /** A size that may instead be a share of the volume it applies to ("5%"). */
 export type Amount = { readonly bytes: number } | { readonly share: number };
@@ -29,6 +30,15 @@ function parseShare(value: unknown): unknown {
 
 function isShare(value: unknown): value is number {
   return typeof value === 'number' && value >= 0 && value <= 1;
+}
+
+function isCidr(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const [address, bits, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
 }
 
 const SIZE_EXPECTED = 'expected a size like 1048576, "512MiB" or "10GB"';
@@ -139,6 +149,15 @@ export const formats: Record<string, convict.Format> = {
     validate(value: unknown) {
       if (value !== null && (typeof value !== 'object' || Array.isArray(value))) {
         throw new Error('expected a mapping of keys to values');
+      }
+    },
+  },
+  'cidr-list': {
+    coerce: (value: unknown) => formats['string-list']!.coerce!(value),
+    validate(value: unknown) {
+      if (!Array.isArray(value)) throw new Error('expected a list of addresses or CIDR ranges like "10.0.0.0/8" or "::1"');
+      for (const entry of value) {
+        if (!isCidr(entry)) throw new Error(`expected addresses or CIDR ranges like "10.0.0.0/8" or "::1", and ${JSON.stringify(entry)} is not one`);
       }
     },
   },

@@ -24,6 +24,8 @@ export const gatewaySchema = {
     drainTimeout: { doc: 'On SIGTERM, how long in-flight exchanges may finish.', format: 'duration', default: 30_000 },
     lingerTime: { doc: 'After refusing a request whose body is arriving, how long to read and discard it.', format: 'duration', default: 5_000 },
     lingerBytes: { doc: 'After refusing a request whose body is arriving, how much of it to read and discard.', format: 'size', default: 64 * MiB },
+    maxHeaders: { doc: 'Most header fields a request may carry; more: 431.', format: 'nat', default: 100 },
+    encodedSlashes: { doc: 'An encoded / or \\ (%2F, %5C) inside a path segment: refused (400), or kept and matched as part of the segment.', format: ['reject', 'keep'], default: 'reject' },
   },
   admin: {
     host: { doc: 'Address of the admin listener.', format: String, default: '127.0.0.1' },
@@ -37,7 +39,9 @@ export const gatewaySchema = {
   headers: {
     server: { doc: 'Server header on the answers the gateway makes itself.', format: String, default: 'headroom' },
     xForwarded: { doc: 'Set X-Forwarded-For/-Proto/-Host toward origins.', format: Boolean, default: true },
+    forwarded: { doc: 'Set RFC 7239 Forwarded toward origins.', format: Boolean, default: false },
   },
+  trustedProxies: { doc: 'Peers (addresses or CIDR ranges) whose X-Forwarded-* and Forwarded are kept and extended; from others they are replaced.', format: 'cidr-list', default: [] },
   origins: { doc: 'Origins the gateway guards.', format: 'json-array', default: [], sensitive: true },
   routes: { doc: 'Routes, first match wins.', format: 'json-array', default: [], sensitive: true },
   policy: {
@@ -93,6 +97,7 @@ export const agentSourceSchema = {
   token: { format: String, default: '', sensitive: true },
   interval: { format: 'positive-duration', default: 2_000 },
   timeout: { format: 'positive-duration', default: 1_000 },
+  maxClockSkew: { format: 'positive-duration', default: 30_000 },
 } satisfies Schema;
 
 export const localSourceSchema = {

@@ -11,6 +11,8 @@ export interface ListenConfig {
   readonly drainTimeout: number;
   readonly lingerTime: number;
   readonly lingerBytes: number;
+  readonly maxHeaders: number;
+  readonly encodedSlashes: 'reject' | 'keep';
 }
 
 export interface AdminConfig {
@@ -27,6 +29,7 @@ export interface ViaConfig {
 export interface HeadersConfig {
   readonly server: string;
   readonly xForwarded: boolean;
+  readonly forwarded: boolean;
 }
 
 export interface AgentSourceConfig {
@@ -34,6 +37,8 @@ export interface AgentSourceConfig {
   readonly token: string;
   readonly interval: number;
   readonly timeout: number;
+  /** An answer whose `time` is further than this from the gateway's clock is refused whole. */
+  readonly maxClockSkew: number;
 }
 
 export interface LocalSourceConfig {
@@ -113,6 +118,7 @@ export interface GatewayConfig {
   readonly admin: AdminConfig;
   readonly via: ViaConfig;
   readonly headers: HeadersConfig;
+  readonly trustedProxies: readonly string[];
   readonly origins: readonly OriginConfig[];
   readonly routes: readonly RouteConfig[];
   readonly policy: PolicyConfig;

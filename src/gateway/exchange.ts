@@ -2,6 +2,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import type { Decision } from '../admission/decision.js';
 import type { Problem } from '../http/problem.js';
+import type { RequestTarget } from '../http/request-target.js';
 import type { Route } from './route-table.js';
 
 /** Where a COPY or MOVE puts its result. */
@@ -23,7 +24,11 @@ export type UpstreamFailure = 'connect_timeout' | 'timeout' | 'refused' | 'reset
 export class Exchange {
   /** `performance.now()` when the request arrived. */
   readonly startedAt = performance.now();
-  /** The request target's path (without query), in origin-form. */
+  /** The request target as read at the door (set by the routing step). */
+  target: RequestTarget | null = null;
+  /** The Host forwarded: the client's, or an absolute-form target's authority. */
+  authority = '';
+  /** The normalised path routes were matched on ('' before routing). */
   path = '';
   route: Route | null = null;
   /**

@@ -7,6 +7,7 @@ import { discardBody } from '../http/linger.js';
 import { sendProblem, sendProblemOnSocket, type Signature } from '../http/own-answer.js';
 import type { Problem } from '../http/problem.js';
 import { viaEntry } from '../http/via.js';
+import { ForwardingHeaders } from '../http/forwarding.js';
 import { logAccess } from './access-log.js';
 import { clientErrorProblem } from './client-error.js';
 import { Exchange } from './exchange.js';
@@ -31,7 +32,9 @@ import { MemoryLedger } from '../ledger/memory-ledger.js';
 
 /** The exchange a connection is serving, kept on the socket itself (cheaper than a WeakMap per request). */
 const IN_FLIGHT = Symbol('headroom.inFlight');
-type TrackedSocket = Socket & { [IN_FLIGHT]?: Exchange | null };
+/** Set once the parser refused the connection's bytes. */
+const REFUSED = Symbol('headroom.refused');
+type TrackedSocket = Socket & { [IN_FLIGHT]?: Exchange | null; [REFUSED]?: boolean };
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -61,12 +64,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const registry = new HeadroomRegistry(config.policy);
   const ledger = new MemoryLedger();
   const telemetry = await startProviders(config.telemetry);
-  const stopSources = startSources(origins.values(), registry, logger, telemetry.tracer);
+  const stopSources = startSources(origins.values(), config.routes, registry, logger, telemetry.tracer);
 
   const steps: readonly Step[] = [
-    checkFraming,
+    checkFraming(config.listen.maxHeaders),
     ...(pseudonym ? [detectLoop(pseudonym)] : []),
-    selectRoute(new RouteTable(config.routes, origins)),
+    selectRoute(new RouteTable(config.routes, origins), config.listen.encodedSlashes),
     checkHealth,
     storageGuard({ registry, ledger, policy: config.policy }),
     ...(options.steps ?? []),
@@ -84,22 +87,25 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     if (res.headersSent || res.destroyed) return;
     if (draining) res.setHeader('Connection', 'close');
     sendProblem(req, res, problem, signature);
-    // A client waiting on 100-continue sends no body; Node closes that connection.
-    if (!exchange.expectsContinue) discardBody(req, linger);
+    // Also after a refused 100-continue: Node closes that connection, and a
+    // client that did not wait for our word is still sending.
+    discardBody(req, linger);
   };
 
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
   const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, config.policy, () => inFlight);
 
+  const forwarding = config.headers.xForwarded || config.headers.forwarded
+    ? new ForwardingHeaders({ xForwarded: config.headers.xForwarded, forwarded: config.headers.forwarded, trustedProxies: config.trustedProxies })
+    : null;
   const upstream = new Upstream({
-    pseudonym,
-    xForwarded: config.headers.xForwarded,
+    head: { pseudonym, forwarding },
     closing: () => draining,
     onFailure: answer,
     observer: {
-      forwarding: (exchange) => {
+      forwarding: (exchange, head) => {
         exchange.forwardedAt = performance.now();
-        tracing?.forward(exchange);
+        tracing?.forward(exchange, head);
       },
       answered: (exchange, status) => {
         metrics.originAnswered(exchange, exchange.forwardedAt);
@@ -160,14 +166,23 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     sendProblem(req, res, expectationFailed(req.headers.expect), signature);
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: TrackedSocket) => {
+    // Node's parser reports again on every later read of a broken connection.
+    if (socket[REFUSED]) return;
+    socket[REFUSED] = true;
     const problem = clientErrorProblem(err, socket);
     logger.info({ msg: 'refused at the parser', code: err.code, status: problem?.status, client: socket.remoteAddress });
-    const pending = (socket as TrackedSocket)[IN_FLIGHT];
-    // Gone, or broken inside a body being forwarded: the exchange cannot
-    // finish, and destroying the socket aborts it upstream too.
-    if (!problem || (pending && !pending.req.complete)) return void socket.destroy();
+    const pending = socket[IN_FLIGHT];
+    if (!problem) return void socket.destroy();
     if (!pending) return sendProblemOnSocket(socket, problem, signature);
+    if (!pending.req.complete) {
+      // Broken inside a body (chunk syntax, say): the origin sees an
+      // incomplete request, and the client the reason, then the connection closes.
+      if (pending.res.headersSent) return void socket.destroy();
+      pending.res.setHeader('Connection', 'close');
+      pending.cut(problem);
+      return;
+    }
     // Bytes past a complete request that do not parse (a body longer than
     // its Content-Length, say): that request is answered, then the
     // connection closes; the stray bytes go nowhere.

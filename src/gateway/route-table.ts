@@ -1,9 +1,10 @@
 import type { RouteConfig } from '../config/types.js';
+import { normaliseHost } from '../http/request-target.js';
 import type { Origin } from './origin.js';
 
 export interface Route {
   readonly pathPrefix: string;
-  /** Lower-case host without port, or null for any host. */
+  /** Normalised host (see normaliseHost), or null for any host. */
   readonly host: string | null;
   readonly origin: Origin;
   /**
@@ -23,25 +24,18 @@ export class RouteTable {
     this.#routes = routes.map((r) => {
       const origin = origins.get(r.origin);
       if (!origin) throw new Error(`route names unknown origin "${r.origin}"; the config loader should have refused it`);
-      return { pathPrefix: r.match.pathPrefix, host: r.match.host?.toLowerCase() ?? null, origin, volume: r.volume ?? soleLocalPath(origin) };
+      const host = r.match.host === null ? null : normaliseHost(r.match.host);
+      return { pathPrefix: r.match.pathPrefix, host, origin, volume: r.volume ?? soleLocalPath(origin) };
     });
   }
 
-  /** `hostHeader` as received (it may carry a port). */
-  match(hostHeader: string | undefined, path: string): Route | null {
-    const host = hostHeader === undefined ? '' : hostOnly(hostHeader);
+  /** Both normalised: the host by normaliseHost, the path by normalisePath. */
+  match(host: string, path: string): Route | null {
     for (const route of this.#routes) {
       if (path.startsWith(route.pathPrefix) && (route.host === null || route.host === host)) return route;
     }
     return null;
   }
-}
-
-function hostOnly(hostHeader: string): string {
-  const lower = hostHeader.toLowerCase();
-  if (lower.startsWith('[')) return lower.slice(0, lower.indexOf(']') + 1);
-  const colon = lower.lastIndexOf(':');
-  return colon === -1 ? lower : lower.slice(0, colon);
 }
 
 function soleLocalPath(origin: Origin): string | null {

@@ -2,13 +2,14 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
 import { withoutHopByHop } from '../http/hop-by-hop.js';
 import { appendVia, viaEntry } from '../http/via.js';
+import { HeldBody } from './held-body.js';
+import { OutgoingHead, type HeadOptions } from './outgoing-head.js';
 import type { Exchange, UpstreamFailure } from './exchange.js';
 import type { Problem } from '../http/problem.js';
 
 export interface UpstreamOptions {
-  /** Pseudonym for Via, or null when Via is off. */
-  readonly pseudonym: string | null;
-  readonly xForwarded: boolean;
+  /** How the head toward origins is made (Via, forwarding headers). */
+  readonly head: Omit<HeadOptions, 'basePath'>;
   /** True while the gateway drains: responses then close their connections. */
   readonly closing: () => boolean;
   /** Called when the exchange with the origin fails before a response started. */
@@ -18,20 +19,22 @@ export interface UpstreamOptions {
 
 /** Told how each upstream exchange goes (telemetry listens here). */
 export interface UpstreamObserver {
-  /** The request's headers are final but for what the observer adds (trace context). */
-  forwarding(exchange: Exchange): void;
+  /** The head is final but for what the observer adds (trace context). */
+  forwarding(exchange: Exchange, head: OutgoingHead): void;
   answered(exchange: Exchange, status: number): void;
   failed(exchange: Exchange, reason: string): void;
 }
 
 const EXCHANGE = Symbol('headroom.exchange');
-type Tracked = IncomingMessage & { [EXCHANGE]?: Exchange };
+type Tracked = IncomingMessage & { [EXCHANGE]?: { exchange: Exchange; head: OutgoingHead; body: HeldBody } };
 
 /**
  * Streams an admitted request to its origin and the response back, on
- * http-proxy. Headers are prepared here (hop-by-hop removed, Via and
- * X-Forwarded-* added); the response is written by us so that its headers
- * are filtered the same way and its Via appended.
+ * http-proxy. The request's head is this gateway's (outgoing-head.ts): of
+ * http-proxy's passes only `stream` runs, and the head it derived from the
+ * client's request is replaced before anything is written — the body is
+ * held until then. The response is written by us so that its headers are
+ * filtered the same way and its Via appended.
  */
 export class Upstream {
   readonly #proxy: httpProxy;
@@ -39,7 +42,10 @@ export class Upstream {
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
-    this.#proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false, changeOrigin: false });
+    // toProxy: the target is not run through url.parse (which cuts at "#"
+    // and turns "\\" into "/"); the path is set from the head anyway.
+    this.#proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false, changeOrigin: false, toProxy: true });
+    onlyStreamPass(this.#proxy);
     this.#proxy.on('proxyReq', (proxyReq, req) => this.#onProxyReq(proxyReq, req as Tracked));
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onProxyRes(proxyRes, req as Tracked, res as ServerResponse));
     // Errors reach the per-request callback; this listener only keeps a
@@ -49,26 +55,28 @@ export class Upstream {
 
   forward(exchange: Exchange): void {
     const { req, res } = exchange;
-    const route = exchange.route!;
-    prepareRequestHeaders(req, this.#options);
-    this.#options.observer.forwarding(exchange);
-    (req as Tracked)[EXCHANGE] = exchange;
-    // Registered before http-proxy's pipe, so the meter sees each chunk
-    // before it is written upstream and can stop it.
-    const meter = exchange.meter;
-    if (meter) req.on('data', (chunk: Buffer) => meter(chunk.length));
-    this.#proxy.web(req, res, { target: route.origin.target, agent: route.origin.agent }, (err: Error) =>
+    const origin = exchange.route!.origin;
+    const head = new OutgoingHead(exchange, { ...this.#options.head, basePath: origin.target.path ?? '' });
+    this.#options.observer.forwarding(exchange, head);
+    const body = new HeldBody(exchange);
+    (req as Tracked)[EXCHANGE] = { exchange, head, body };
+    // http-proxy emits no proxyReq for a request that carries Expect (it is
+    // answered here, and the head does not carry it).
+    if (req.headers.expect !== undefined) delete req.headers.expect;
+    this.#proxy.web(req, res, { target: origin.target, agent: origin.agent, buffer: body }, (err: Error) =>
       this.#failed(exchange, err as NodeJS.ErrnoException),
     );
   }
 
   #onProxyReq(proxyReq: ClientRequest, req: Tracked): void {
-    const exchange = req[EXCHANGE]!;
+    const { exchange, head, body } = req[EXCHANGE]!;
     exchange.upstreamRequest = proxyReq;
     if (exchange.cutReason) {
       proxyReq.destroy(new Error(`upload stopped by the gateway: ${exchange.cutReason.error}`));
       return;
     }
+    head.applyTo(proxyReq);
+    body.release();
     const { connectTimeout, timeout } = exchange.route!.origin.config;
     const socket = proxyReq.socket;
     if (socket?.connecting) {
@@ -89,11 +97,12 @@ export class Upstream {
   }
 
   #onProxyRes(proxyRes: IncomingMessage, req: Tracked, res: ServerResponse): void {
-    const exchange = req[EXCHANGE]!;
+    const { exchange } = req[EXCHANGE]!;
     this.#options.observer.answered(exchange, proxyRes.statusCode ?? 0);
     exchange.onOriginStatus?.(proxyRes.statusCode ?? 0);
     const headers = withoutHopByHop(proxyRes.headers);
-    if (this.#options.pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, this.#options.pseudonym));
+    const pseudonym = this.#options.head.pseudonym;
+    if (pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, pseudonym));
     if (this.#options.closing()) headers.connection = 'close';
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
     proxyRes.pipe(res);
@@ -164,21 +173,14 @@ function upstreamProblem(exchange: Exchange): Problem {
   };
 }
 
-function prepareRequestHeaders(req: IncomingMessage, options: UpstreamOptions): void {
-  const chunked = req.headers['transfer-encoding'] !== undefined;
-  const headers = withoutHopByHop(req.headers);
-  if (headers.expect !== undefined) delete headers.expect; // answered here, by the decision
-  // Node frames a body of unknown length by itself only for some methods;
-  // say so explicitly for all, so that no body is ever sent unframed.
-  if (chunked) headers['transfer-encoding'] = 'chunked';
-  if (options.pseudonym) headers.via = appendVia(headers.via, viaEntry(req.httpVersion, options.pseudonym));
-  if (options.xForwarded) {
-    const client = req.socket.remoteAddress ?? '';
-    const prior = headers['x-forwarded-for'];
-    headers['x-forwarded-for'] = prior ? `${prior}, ${client}` : client;
-    headers['x-forwarded-proto'] = 'http';
-    if (headers.host !== undefined) headers['x-forwarded-host'] = headers.host;
-  }
-  // http-proxy sends req.headers; Node lets them be replaced.
-  req.headers = headers;
+/**
+ * http-proxy's other passes rewrite the request: `deleteLength` sets
+ * Content-Length: 0 on a DELETE or OPTIONS and drops its Transfer-Encoding
+ * while the body is still piped (a second, smuggled request at the origin);
+ * `XHeaders` and `timeout` are done here by other means.
+ */
+function onlyStreamPass(proxy: httpProxy): void {
+  const engine = proxy as unknown as { webPasses: Array<{ name: string }> };
+  engine.webPasses = engine.webPasses.filter((pass) => pass.name === 'stream');
+  if (engine.webPasses.length !== 1) throw new Error('http-proxy has no "stream" pass: the installed version is not the one this gateway was built on');
 }

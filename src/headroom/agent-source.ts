@@ -9,36 +9,60 @@ import type { Tracer } from '@opentelemetry/api';
 import { tracedPoll } from '../telemetry/poll-span.js';
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
+const NOT_REPORTED = 'not in the agent’s answer: check that the agent reports this path (its `paths`) under this name';
 
 /**
  * The gateway shape's source: polls an origin host's agent on its interval
  * (jittered; the next poll is scheduled when one ends, so a slow agent never
- * piles polls up) and records a snapshot per reported volume. A bad or
- * missing answer records nothing: the volumes' snapshots age into unknown.
+ * piles polls up) and records a snapshot for each of `volumes` (those the
+ * configuration names) that the answer reports. Whatever else the agent
+ * reports is ignored and never enters the registry. A bad or missing
+ * answer records nothing, and a volume missing from a good one gets no new
+ * snapshot: either way its snapshot ages into unknown after staleAfter.
  */
-export function startAgentSource(origin: string, config: AgentSourceConfig, registry: HeadroomRegistry, status: SourceStatus, logger: Logger, tracer: Tracer | null): () => void {
+export function startAgentSource(
+  origin: string,
+  volumes: ReadonlySet<string>,
+  config: AgentSourceConfig,
+  registry: HeadroomRegistry,
+  status: SourceStatus,
+  logger: Logger,
+  tracer: Tracer | null,
+): () => void {
   const url = `${config.url.replace(/\/+$/, '')}/v1/volumes`;
   const headers = config.token ? { authorization: `Bearer ${config.token}` } : {};
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const states = [...volumes].map((volume) => registry.volume(origin, volume));
+  /** What the current run of failed polls was last logged as; null after a good answer. */
+  let logged: string | null = null;
 
   const once = async (): Promise<string | null> => {
-    const takenAt = Date.now();
-    const marks = new Map(registry.volumesOf(origin).map((v) => [v.volume, v.writtenMark()]));
+    const sentAt = Date.now();
+    const marks = states.map((state) => state.writtenMark());
     const result = await poll(url, { timeout: config.timeout, maxBytes: MAX_ANSWER_BYTES, headers, agent });
     let error: string | null = null;
-    if (!result.ok) error = result.error;
-    else if (result.status !== 200) error = `HTTP ${result.status}`;
+    let kind: string | null = null;
+    if (!result.ok) error = kind = result.error;
+    else if (result.status !== 200) error = kind = `HTTP ${result.status}`;
     else {
-      const answer = parseAgentAnswer(result.body);
-      if (!answer.ok) error = `bad answer: ${answer.error}`;
-      else {
-        for (const v of answer.volumes) {
-          const state = registry.volume(origin, v.mount);
-          state.record({ totalBytes: v.totalBytes, availableBytes: v.availableBytes, totalInodes: v.totalInodes, freeInodes: v.freeInodes, takenAt, source: 'agent' }, marks.get(v.mount) ?? state.writtenMark());
-        }
+      const answer = parseAgentAnswer(result.body, { sentAt, receivedAt: Date.now(), maxClockSkew: config.maxClockSkew });
+      if (!answer.ok) {
+        error = `bad answer: ${answer.error}`;
+        kind = `bad answer (${answer.check})`;
+      } else {
+        const reported = new Map(answer.volumes.map((v) => [v.mount, v]));
+        states.forEach((state, i) => {
+          const v = reported.get(state.volume);
+          if (!v) {
+            if (state.lastError !== NOT_REPORTED) logger.warn({ msg: 'agent does not report a configured volume', origin, url, volume: state.volume });
+            return state.recordError(NOT_REPORTED);
+          }
+          state.record({ totalBytes: v.totalBytes, availableBytes: v.availableBytes, totalInodes: v.totalInodes, freeInodes: v.freeInodes, takenAt: sentAt, source: 'agent' }, marks[i]!);
+        });
       }
     }
-    if (error !== null && error !== status.lastError) logger.warn({ msg: 'agent poll failed', origin, url, error });
+    if (kind !== null && kind !== logged) logger.warn({ msg: 'agent poll failed; nothing from it is used', origin, url, error });
+    logged = kind;
     status.report(error);
     return error;
   };

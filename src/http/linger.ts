@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 
 export interface LingerLimits {
   /** How long to keep discarding, in ms. */
@@ -17,8 +18,9 @@ function announcesBody(req: IncomingMessage): boolean {
  * nginx's lingering close, for a request answered before its body was read:
  * read and discard what still arrives so that the client, still writing,
  * reads the answer instead of meeting a reset. Within the limits the body
- * ends and the connection stays usable; past them the gateway half-closes
- * (FIN, not RST) and reads on for one more period before letting go.
+ * ends and a keep-alive connection stays usable; past them, or when the
+ * answer closes the connection, the gateway half-closes (FIN, not RST) and
+ * reads on for one more period before letting go.
  */
 export function discardBody(req: IncomingMessage, limits: LingerLimits): void {
   if (req.complete || !announcesBody(req)) return;
@@ -34,10 +36,15 @@ export function discardBody(req: IncomingMessage, limits: LingerLimits): void {
   };
   const deadline = setTimeout(stop, limits.time);
   deadline.unref();
+  // An answer that closes the connection (the client asked for it, or the
+  // gateway drains) makes Node destroy the socket as soon as the answer is
+  // written, and the client's next write meets a reset: half-close instead.
+  socket.destroySoon = stop;
   const done = (): void => {
     clearTimeout(deadline);
     clearTimeout(release);
     socket.off('close', done);
+    socket.destroySoon = Socket.prototype.destroySoon;
   };
   req.on('data', (chunk: Buffer) => {
     seen += chunk.length;

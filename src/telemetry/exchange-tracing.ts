@@ -2,16 +2,15 @@ import type { IncomingMessage } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Tracer, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Exchange } from '../gateway/exchange.js';
+import type { HeaderSink } from '../http/forwarding.js';
 
 const propagator = new W3CTraceContextPropagator();
 const getter: TextMapGetter<IncomingMessage['headers']> = {
   keys: (headers) => Object.keys(headers),
   get: (headers, key) => headers[key],
 };
-const setter: TextMapSetter<IncomingMessage['headers']> = {
-  set: (headers, key, value) => {
-    headers[key] = value;
-  },
+const setter: TextMapSetter<HeaderSink> = {
+  set: (head, key, value) => head.set(key, value),
 };
 
 /**
@@ -49,7 +48,7 @@ export class ExchangeTracing {
   }
 
   /** Starts the CLIENT span and writes its context into the headers going to the origin. */
-  forward(exchange: Exchange): void {
+  forward(exchange: Exchange, head: HeaderSink): void {
     if (!exchange.span) return;
     const origin = exchange.route!.origin;
     const client = this.tracer.startSpan(
@@ -67,7 +66,7 @@ export class ExchangeTracing {
       trace.setSpan(ROOT_CONTEXT, exchange.span),
     );
     exchange.clientSpan = client;
-    propagator.inject(trace.setSpan(ROOT_CONTEXT, client), exchange.req.headers, setter);
+    propagator.inject(trace.setSpan(ROOT_CONTEXT, client), head, setter);
   }
 
   originAnswered(exchange: Exchange, status: number): void {

@@ -13,6 +13,8 @@ const WWW_DATA = 33;
 export interface Apache {
   readonly url: string;
   readonly port: number;
+  /** Request lines as Apache received them (its %r), oldest first. */
+  requestLines(): string[];
   close(): Promise<void>;
 }
 
@@ -43,6 +45,9 @@ DefaultRuntimeDir ${dir}
 Mutex file:${dir} default
 ErrorLog ${dir}/error.log
 LogLevel warn
+LogFormat "%r" requestline
+CustomLog ${dir}/requests.log requestline
+BufferedLogs Off
 DavLockDB ${dir}/DavLock
 LimitRequestBody 0
 KeepAlive On
@@ -73,6 +78,7 @@ DocumentRoot ${docRoot}
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    requestLines: () => (existsSync(`${dir}/requests.log`) ? readFileSync(`${dir}/requests.log`, 'latin1').split('\n').filter(Boolean) : []),
     close: async () => {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

@@ -1,10 +1,28 @@
+import type { IncomingMessage } from 'node:http';
 import type { Problem } from '../../http/problem.js';
 import type { Step } from '../step.js';
 
 // Node's parser already answers 400 to conflicting Content-Length and
-// Transfer-Encoding, repeated or malformed Content-Length, bad request lines
-// and header syntax, and 431 to oversized heads (see client-error.ts). What
-// it lets through, and an origin could read differently, is refused here.
+// Transfer-Encoding, repeated or malformed Content-Length, bad request lines,
+// header syntax and chunk syntax, and 431 to oversized heads (see
+// client-error.ts). What it lets through, and an origin could read
+// differently, is refused here.
+
+/** Fields the gateway judges a request by: a Connection header may not make them hop-by-hop. */
+const END_TO_END = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'destination',
+  'overwrite',
+  'content-range',
+  'oc-total-length',
+  'x-expected-entity-length',
+  'upload-length',
+]);
+
+/** Fields that mean one thing: two of them are two readings of one request. */
+const SINGLE = new Set(['host', 'destination', 'overwrite', 'content-range', 'oc-total-length', 'x-expected-entity-length', 'upload-length']);
 
 const badRequest = (detail: string): Problem => ({
   status: 400,
@@ -13,31 +31,59 @@ const badRequest = (detail: string): Problem => ({
   suggestedAction: 'Fix the request; it was not forwarded.',
 });
 
-export const checkFraming: Step = ({ req }) => {
-  if (req.httpVersionMajor !== 1) {
-    return {
-      status: 505,
-      error: 'http_version_not_supported',
-      detail: `HTTP/${req.httpVersion} is not supported here.`,
-      suggestedAction: 'Send the request as HTTP/1.1.',
-    };
-  }
-  const te = req.headers['transfer-encoding'];
-  if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
-    return {
-      status: 501,
-      error: 'transfer_coding_not_implemented',
-      detail: `Transfer-Encoding "${te}" is not supported; only "chunked" is.`,
-      suggestedAction: 'Send the body with Content-Length or Transfer-Encoding: chunked.',
-    };
-  }
-  let hosts = 0;
+/** The framing and head checks of the door, for a gateway reading at most `maxHeaders` fields. */
+export function checkFraming(maxHeaders: number): Step {
+  return ({ req }) => {
+    if (req.httpVersionMajor !== 1) {
+      return {
+        status: 505,
+        error: 'http_version_not_supported',
+        detail: `HTTP/${req.httpVersion} is not supported here.`,
+        suggestedAction: 'Send the request as HTTP/1.1.',
+      };
+    }
+    // Node keeps only part of a very long head in req.headers while its
+    // parser still frames the body by the rest: refuse rather than judge a part.
+    if (req.rawHeaders.length / 2 > maxHeaders) {
+      return {
+        status: 431,
+        error: 'request_header_fields_too_large',
+        detail: `The request carries more than ${maxHeaders} header fields.`,
+        suggestedAction: 'Send fewer header fields.',
+      };
+    }
+    const te = req.headers['transfer-encoding'];
+    if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
+      return {
+        status: 501,
+        error: 'transfer_coding_not_implemented',
+        detail: `Transfer-Encoding "${te}" is not supported; only "chunked" is.`,
+        suggestedAction: 'Send the body with Content-Length or Transfer-Encoding: chunked.',
+      };
+    }
+    const repeated = repeatedField(req);
+    if (repeated !== null) return badRequest(`The request carries more than one ${repeated} header.`);
+    if (req.headers.host === undefined && req.httpVersionMinor >= 1) return badRequest('An HTTP/1.1 request must carry a Host header.');
+    const connection = req.headers.connection;
+    if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
+      for (const name of connection.split(',')) {
+        const field = name.trim().toLowerCase();
+        if (END_TO_END.has(field)) return badRequest(`The Connection header names ${field}, which is part of the request itself and cannot be dropped at a hop.`);
+      }
+    }
+    return undefined;
+  };
+}
+
+function repeatedField(req: IncomingMessage): string | null {
   const raw = req.rawHeaders;
+  let seen: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 4 && name.toLowerCase() === 'host') hosts++;
+    const lower = raw[i]!.toLowerCase();
+    if (!SINGLE.has(lower)) continue;
+    seen ??= new Set();
+    if (seen.has(lower)) return raw[i]!;
+    seen.add(lower);
   }
-  if (hosts > 1) return badRequest('The request carries more than one Host header.');
-  if (hosts === 0 && req.httpVersionMinor >= 1) return badRequest('An HTTP/1.1 request must carry a Host header.');
-  return undefined;
-};
+  return null;
+}

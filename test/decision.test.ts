@@ -34,13 +34,13 @@ function volume(available: number, extra: Partial<VolumeView> = {}, ageMs = 100,
   };
 }
 
-const put = (mib: number | null): WriteFacts => ({ declaredBytes: mib === null ? null : mib * MiB, creates: true });
+const put = (mib: number | null): WriteFacts => ({ declaredBytes: mib === null ? null : mib * MiB, inodes: 1 });
 
 // [name, facts, volume, policy overrides, verdict, status or reserve, reason]
 const table: Array<[string, WriteFacts, VolumeView | null, Record<string, unknown>, string, number, string]> = [
   ['fits', put(4), volume(6), {}, 'admit', 4 * MiB, 'fits'],
   ['exactly the usable room fits', put(5), volume(6), {}, 'admit', 5 * MiB, 'fits'],
-  ['one byte more than usable', { declaredBytes: 5 * MiB + 1, creates: true }, volume(6), {}, 'reject', 507, 'insufficient_storage'],
+  ['one byte more than usable', { declaredBytes: 5 * MiB + 1, inodes: 1 }, volume(6), {}, 'reject', 507, 'insufficient_storage'],
   ['8 MiB into 6 MiB free', put(8), volume(6), {}, 'reject', 507, 'insufficient_storage'],
   ['reserved bytes count against usable', put(4), volume(6, { reservedBytes: 2 * MiB }), {}, 'reject', 507, 'insufficient_storage'],
   ['written-since-snapshot counts against usable', put(4), volume(6, { writtenSinceSnapshot: 2 * MiB }), {}, 'reject', 507, 'insufficient_storage'],
@@ -57,7 +57,8 @@ const table: Array<[string, WriteFacts, VolumeView | null, Record<string, unknow
   ['one inode above minFreeInodes: admitted', put(0), volume(6, {}, 100, 101), {}, 'admit', 0, 'fits'],
   ['reserved inodes count against free inodes', put(0), volume(6, { reservedInodes: 5 }, 100, 105), {}, 'reject', 507, 'inodes'],
   ['inodes taken since the snapshot count', put(0), volume(6, { inodesSinceSnapshot: 5 }, 100, 105), {}, 'reject', 507, 'inodes'],
-  ['few inodes do not refuse a non-creating write', { declaredBytes: 0, creates: false }, volume(6, {}, 100, 99), {}, 'admit', 0, 'fits'],
+  ['a collection’s COPY needs an inode per resource', { declaredBytes: 0, inodes: 20 }, volume(6, {}, 100, 119), {}, 'reject', 507, 'inodes'],
+  ['few inodes do not refuse a non-creating write', { declaredBytes: 0, inodes: 0 }, volume(6, {}, 100, 99), {}, 'admit', 0, 'fits'],
   ['unknown length reserves unknownLength', put(null), volume(12), { maxUploadShare: '100%' }, 'admit', 4 * MiB, 'fits'],
   ['unknown length reserves at most the usable room', put(null), volume(3), { maxUploadShare: '100%' }, 'admit', 2 * MiB, 'fits'],
   ['unknown length holds at most maxUploadShare of the usable room', put(null), volume(12), {}, 'admit', Math.floor(0.25 * 11 * MiB), 'fits'],

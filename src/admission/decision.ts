@@ -5,8 +5,8 @@ import type { VolumeSnapshot } from '../headroom/snapshot.js';
 export interface WriteFacts {
   /** The body's declared size; null when unknown (chunked, no size header). */
   readonly declaredBytes: number | null;
-  /** The write may create a file or collection, and so needs an inode. */
-  readonly creates: boolean;
+  /** Inodes the write may take: 1 for one that may create a file or collection, more for a collection's COPY. */
+  readonly inodes: number;
 }
 
 /** A volume's state as the decision sees it; null when no source reports it. */
@@ -114,7 +114,7 @@ export function decide(facts: WriteFacts, view: VolumeView | null, policy: Polic
     if (policy.onUnknown === 'reject') return reject(503, 'stale');
     return { verdict: 'admit_unknown', reason: 'stale', reserveBytes: requested ?? policy.unknownLength, figures };
   }
-  if (facts.creates && figures.freeInodes !== null && figures.freeInodes - 1 < policy.minFreeInodes) return reject(507, 'inodes');
+  if (facts.inodes > 0 && figures.freeInodes !== null && figures.freeInodes - facts.inodes < policy.minFreeInodes) return reject(507, 'inodes');
   if (requested === null ? usable! <= 0 : requested > usable!) return reject(507, 'insufficient_storage');
   return { verdict: 'admit', reason: 'fits', reserveBytes: requested ?? stretchOf(usable!, policy), figures };
 }

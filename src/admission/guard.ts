@@ -2,11 +2,13 @@ import type { PolicyConfig } from '../config/types.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { VolumeState } from '../headroom/volume-state.js';
 import type { Ledger, Reservation } from '../ledger/ledger.js';
-import type { Exchange } from '../gateway/exchange.js';
+import type { Destination, Exchange } from '../gateway/exchange.js';
 import type { Step } from '../gateway/step.js';
-import { decide, decideGrowth, type VolumeView } from './decision.js';
-import { overDeclaredProblem, rangeNotSupported, refusalProblem, type RefusalContext } from './refusal.js';
-import { creates, declaredSize, type DeclaredSize } from './write-facts.js';
+import type { Problem } from '../http/problem.js';
+import { sourceSize } from './copy-size.js';
+import { decide, decideGrowth, type VolumeView, type WriteFacts } from './decision.js';
+import { clientGone, overDeclaredProblem, rangeNotSupported, refusalProblem, sizeUnknownProblem, type RefusalContext } from './refusal.js';
+import { declaredSize, inodesOf, type DeclaredSize } from './write-facts.js';
 
 export interface GuardDependencies {
   readonly registry: HeadroomRegistry;
@@ -14,69 +16,118 @@ export interface GuardDependencies {
   readonly policy: PolicyConfig;
 }
 
+type Outcome = Problem | undefined;
+
 /**
  * The storage guard as a step of the request's way: decides about every
  * write before any byte of it (or a 100 Continue) goes out, reserves what
- * it admits, and meters the body as it streams.
+ * it admits, and meters the body as it streams. A COPY or MOVE is judged
+ * against its Destination's volume, sized from its source (asked of the
+ * origin, so that step is asynchronous).
  */
 export function storageGuard({ registry, ledger, policy }: GuardDependencies): Step {
   const writeMethods = new Set(policy.writeMethods);
   const retryAfter = Math.ceil(policy.retryAfter / 1000);
+  const stateOf = (origin: string, volume: string | null): VolumeState | null => (volume === null ? null : registry.volume(origin, volume));
 
-  return (exchange) => {
-    const { req, res } = exchange;
-    if (req.method === 'PUT' && req.headers['content-range'] !== undefined && policy.contentRange === 'reject') return rangeNotSupported(req.headers['content-range']);
-    if (!writeMethods.has(req.method!)) return undefined;
-    const route = exchange.route!;
-    const state = route.volume === null ? null : registry.volume(route.origin.name, route.volume);
-    const size = declaredSize(req.headers);
-    if ('status' in size) return size;
-    const facts = { declaredBytes: size.bytes, creates: creates(req.method!) };
-    const decision = decide(facts, state && viewOf(state, ledger), policy, Date.now());
+  /** Decides about a write to `state`'s volume and, when admitted, holds its room until the exchange ends. */
+  const judge = (exchange: Exchange, state: VolumeState | null, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, admitUnknown: string | null): Outcome => {
+    const { res } = exchange;
+    const origin = exchange.route!.origin.name;
+    let decision = decide(facts, state && viewOf(state, ledger), policy, Date.now());
+    if (admitUnknown !== null && decision.verdict === 'admit') decision = { ...decision, verdict: 'admit_unknown', reason: 'stale' };
     exchange.decision = decision;
     exchange.volume = state?.volume ?? null;
     // Built only for a refusal, now or when an upload is cut mid-stream.
-    const context = (): RefusalContext => ({ origin: route.origin.name, volume: state?.volume ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
+    const context = (): RefusalContext => ({ origin, volume: state?.volume ?? null, destination: destination?.path ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
     if (decision.verdict === 'reject') return refusalProblem(decision, context());
     if (state === null) {
       if (size.header !== null) exchange.meter = heldToDeclared(exchange, size, () => undefined);
       return undefined;
     }
 
-    // A creating write holds an inode until its exchange ends; one that
-    // made something (201 Created) has taken it, until a snapshot shows it.
-    const inodes = facts.creates ? 1 : 0;
-    const reservation = ledger.reserve(state.key, decision.reserveBytes, inodes);
-    let created = false;
-    res.once('close', () => {
-      if (created) state.addCreated(inodes);
-    });
-    if (facts.declaredBytes === null) {
-      res.once('close', () => reservation.release());
+    // A write holds the inodes it may take until its exchange ends; one
+    // that made something has taken them, until a snapshot shows it.
+    const reservation = ledger.reserve(state.key, decision.reserveBytes, facts.inodes);
+    let made = false;
+    exchange.onOriginStatus = (status) => {
+      if (status === 507) state.markFull();
+      made = status === 201 || (destination !== null && status === 204); // a COPY or MOVE onto an existing resource makes it anew
+    };
+    if (facts.declaredBytes === null && destination === null) {
       exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
-    } else {
-      // A known size stays reserved whole until the exchange ends: until
-      // the origin has answered, streamed bytes may still sit in socket
-      // buffers or the origin's memory, where a snapshot taken meanwhile
-      // does not see them. Then they count as written until a snapshot
-      // that started later.
-      let streamed = 0;
+      res.once('close', () => {
+        if (made) state.addCreated(facts.inodes);
+        reservation.release();
+      });
+      return undefined;
+    }
+    // A known size stays reserved whole until the exchange ends: until
+    // the origin has answered, streamed bytes may still sit in socket
+    // buffers or the origin's memory, where a snapshot taken meanwhile
+    // does not see them. Then they count as written until a snapshot
+    // that started later. A COPY's bytes are written by the origin itself.
+    let written = destination === null ? 0 : decision.reserveBytes;
+    if (destination === null) {
       exchange.meter =
         size.header === null
           ? (bytes) => {
-              streamed += bytes;
+              written += bytes;
             }
-          : heldToDeclared(exchange, size, (bytes) => (streamed += bytes));
-      res.once('close', () => {
-        state.addWritten(streamed);
-        reservation.release();
-      });
+          : heldToDeclared(exchange, size, (bytes) => (written += bytes));
     }
-    exchange.onOriginStatus = (status) => {
-      if (status === 507) state.markFull();
-      created = status === 201;
-    };
+    res.once('close', () => {
+      state.addWritten(written);
+      if (made) state.addCreated(facts.inodes);
+      reservation.release();
+    });
     return undefined;
+  };
+
+  /**
+   * COPY, or MOVE: judged against the volume the Destination routes to. A
+   * MOVE within one volume is a rename and needs no room. Otherwise the
+   * whole source must fit there, without counting what an overwritten
+   * destination frees: the origin may delete it first and then fail.
+   */
+  const transfer = (exchange: Exchange, destination: Destination, size: DeclaredSize): Outcome | Promise<Outcome> => {
+    const { req, res } = exchange;
+    const route = exchange.route!;
+    const target = stateOf(destination.route.origin.name, destination.route.volume);
+    if (req.method === 'MOVE' && destination.route.volume === route.volume) return judge(exchange, target, { declaredBytes: 0, inodes: 0 }, size, destination, null);
+    if (target === null) return judge(exchange, null, { declaredBytes: 0, inodes: 0 }, size, destination, null);
+    let gone = false;
+    res.once('close', () => (gone = true));
+    const headers: Record<string, string> = { host: exchange.authority };
+    if (req.headers.authorization !== undefined) headers.authorization = req.headers.authorization;
+    const source = {
+      origin: route.origin,
+      path: (route.origin.target.path ?? '') + exchange.target!.originForm,
+      headers,
+      depth0: String(req.headers.depth ?? '').trim() === '0',
+    };
+    return sourceSize(source, policy.copyWalk).then((learnt): Outcome => {
+      if (gone) return clientGone;
+      if (learnt.known) return judge(exchange, target, { declaredBytes: learnt.bytes, inodes: learnt.inodes }, size, destination, null);
+      if (policy.onUnknown === 'reject') {
+        exchange.volume = target.volume;
+        return sizeUnknownProblem(req.method!, learnt.why, { origin: route.origin.name, volume: target.volume, retryAfter });
+      }
+      // Judged as a body of unknown length is: admitted while the volume has room.
+      return judge(exchange, target, { declaredBytes: null, inodes: 1 }, size, destination, learnt.why);
+    });
+  };
+
+  return (exchange) => {
+    const { req } = exchange;
+    const method = req.method!;
+    if (method === 'PUT' && req.headers['content-range'] !== undefined && policy.contentRange === 'reject') return rangeNotSupported(req.headers['content-range']);
+    if (!writeMethods.has(method)) return undefined;
+    const size = declaredSize(req.headers);
+    if ('status' in size) return size;
+    if (exchange.destination !== null) return transfer(exchange, exchange.destination, size);
+    const route = exchange.route!;
+    return judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: size.bytes, inodes: inodesOf(method) }, size, null, null);
   };
 }
 

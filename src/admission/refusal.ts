@@ -4,6 +4,8 @@ import type { Decision, Figures } from './decision.js';
 export interface RefusalContext {
   readonly origin: string;
   readonly volume: string | null;
+  /** A COPY's or MOVE's Destination path (the volume is the destination's). */
+  readonly destination: string | null;
   /** Seconds, for Retry-After. */
   readonly retryAfter: number;
   readonly minFreeInodes: number;
@@ -24,6 +26,7 @@ function members(f: Figures, context: RefusalContext): Record<string, number | s
     quota_used: f.capacityBytes !== null && available !== null ? f.capacityBytes - available : null,
     origin: context.origin,
     volume: context.volume,
+    ...(context.destination === null ? {} : { destination: context.destination }),
   };
 }
 
@@ -111,3 +114,26 @@ export function rangeNotSupported(contentRange: string): Problem {
     suggestedAction: 'Send the whole resource in one PUT without Content-Range.',
   };
 }
+
+/**
+ * How much a COPY or MOVE would write could not be learnt from the origin,
+ * and policy.onUnknown says to refuse what cannot be judged.
+ */
+export function sizeUnknownProblem(method: string, why: string, where: { origin: string; volume: string; retryAfter: number }): Problem {
+  return {
+    status: 503,
+    error: 'storage_unknown',
+    detail: `How much this ${method} would write to volume ${where.volume} of origin "${where.origin}" is unknown: ${why}.`,
+    suggestedAction: 'Retry later, or copy fewer resources at a time.',
+    retryAfter: where.retryAfter,
+    members: { requested: null, origin: where.origin, volume: where.volume },
+  };
+}
+
+/** The client left while the guard was asking the origin; nothing is sent. */
+export const clientGone: Problem = {
+  status: 499,
+  error: 'client_closed_request',
+  detail: 'The client closed the connection before the request was judged.',
+  suggestedAction: 'None; the request was not forwarded.',
+};

@@ -50,8 +50,9 @@ export function declaredSize(headers: IncomingHttpHeaders): DeclaredSize | Probl
   return declared;
 }
 
-export function creates(method: string): boolean {
-  return CREATING.has(method);
+/** Inodes a write by `method` may take (a COPY's are counted from its source). */
+export function inodesOf(method: string): number {
+  return CREATING.has(method) ? 1 : 0;
 }
 
 function invalidSize(detail: string): Problem {

@@ -56,6 +56,10 @@ export const gatewaySchema = {
     staleAfter: { doc: 'A snapshot older than this is unknown.', format: 'positive-duration', default: 10_000 },
     onUnknown: { doc: 'What to do when a volume is unknown.', format: ['admit', 'reject'], default: 'admit' },
     retryAfter: { doc: 'Retry-After on 507 and 503.', format: 'duration', default: 60_000 },
+    copyWalk: {
+      maxEntries: { doc: 'Most resources a COPY’s (or cross-volume MOVE’s) source collection may hold for its size to be learnt; more: policy.onUnknown.', format: 'nat', default: 10_000 },
+      timeout: { doc: 'How long learning a COPY’s source size from the origin may take; longer: policy.onUnknown.', format: 'positive-duration', default: 5_000 },
+    },
     contentRange: { doc: 'A PUT with Content-Range (a partial write): reject (400 range_not_supported) or admit, for origins that support partial PUT.', format: ['reject', 'admit'], default: 'reject' },
   },
   ledger: {

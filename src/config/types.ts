@@ -88,6 +88,7 @@ export interface PolicyConfig {
   readonly onUnknown: 'admit' | 'reject';
   readonly retryAfter: number;
   readonly contentRange: 'reject' | 'admit';
+  readonly copyWalk: { readonly maxEntries: number; readonly timeout: number };
 }
 
 export interface LedgerConfig {

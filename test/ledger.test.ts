@@ -26,3 +26,19 @@ t.test('reservations add up per volume and release exactly once', async (t) => {
   t.equal(ledger.totalReservedBytes(), 0);
   t.equal(ledger.reservedBytes('v1'), 0);
 });
+
+t.test('inodes are held with the bytes and given back on release', async (t) => {
+  const ledger = new MemoryLedger();
+  const a = ledger.reserve('v1', 10, 1);
+  const b = ledger.reserve('v1', 0, 1);
+  ledger.reserve('v2', 5);
+  t.equal(ledger.reservedInodes('v1'), 2);
+  t.equal(ledger.reservedInodes('v2'), 0, 'a write that creates nothing holds no inode');
+  a.consume(10);
+  t.equal(a.inodes, 1, 'streaming the bytes does not give the inode back');
+  a.release();
+  b.release();
+  b.release();
+  t.equal(ledger.reservedInodes('v1'), 0);
+  t.equal(ledger.totalReservedInodes(), 0);
+});

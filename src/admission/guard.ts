@@ -2,11 +2,13 @@ import type { PolicyConfig } from '../config/types.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { VolumeState } from '../headroom/volume-state.js';
 import type { Ledger, Reservation } from '../ledger/ledger.js';
-import type { Exchange } from '../gateway/exchange.js';
+import type { Destination, Exchange } from '../gateway/exchange.js';
 import type { Step } from '../gateway/step.js';
-import { decide, usableBytes, type VolumeView } from './decision.js';
-import { refusalProblem, type RefusalContext } from './refusal.js';
-import { writeFacts } from './write-facts.js';
+import type { Problem } from '../http/problem.js';
+import { sourceSize } from './copy-size.js';
+import { decide, decideGrowth, type VolumeView, type WriteFacts } from './decision.js';
+import { clientGone, overDeclaredProblem, rangeNotSupported, refusalProblem, sizeUnknownProblem, type RefusalContext } from './refusal.js';
+import { declaredSize, inodesOf, type DeclaredSize } from './write-facts.js';
 
 export interface GuardDependencies {
   readonly registry: HeadroomRegistry;
@@ -14,66 +16,146 @@ export interface GuardDependencies {
   readonly policy: PolicyConfig;
 }
 
+type Outcome = Problem | undefined;
+
 /**
  * The storage guard as a step of the request's way: decides about every
  * write before any byte of it (or a 100 Continue) goes out, reserves what
- * it admits, and meters the body as it streams.
+ * it admits, and meters the body as it streams. A COPY or MOVE is judged
+ * against its Destination's volume, sized from its source (asked of the
+ * origin, so that step is asynchronous).
  */
 export function storageGuard({ registry, ledger, policy }: GuardDependencies): Step {
   const writeMethods = new Set(policy.writeMethods);
   const retryAfter = Math.ceil(policy.retryAfter / 1000);
+  const stateOf = (origin: string, volume: string | null): VolumeState | null => (volume === null ? null : registry.volume(origin, volume));
 
-  return (exchange) => {
-    const { req, res } = exchange;
-    if (!writeMethods.has(req.method!)) return undefined;
-    const route = exchange.route!;
-    const state = route.volume === null ? null : registry.volume(route.origin.name, route.volume);
-    const facts = writeFacts(req.method!, req.headers);
-    const decision = decide(facts, state && viewOf(state, ledger), policy, Date.now());
+  /** Decides about a write to `state`'s volume and, when admitted, holds its room until the exchange ends. */
+  const judge = (exchange: Exchange, state: VolumeState | null, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, admitUnknown: string | null): Outcome => {
+    const { res } = exchange;
+    const origin = exchange.route!.origin.name;
+    let decision = decide(facts, state && viewOf(state, ledger), policy, Date.now());
+    if (admitUnknown !== null && decision.verdict === 'admit') decision = { ...decision, verdict: 'admit_unknown', reason: 'stale' };
     exchange.decision = decision;
     exchange.volume = state?.volume ?? null;
     // Built only for a refusal, now or when an upload is cut mid-stream.
-    const context = (): RefusalContext => ({ origin: route.origin.name, volume: state?.volume ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
+    const context = (): RefusalContext => ({ origin, volume: state?.volume ?? null, destination: destination?.path ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
     if (decision.verdict === 'reject') return refusalProblem(decision, context());
-    if (state === null) return undefined;
-
-    const reservation = ledger.reserve(state.key, decision.reserveBytes);
-    if (facts.declaredBytes === null) {
-      res.once('close', () => reservation.release());
-      exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
-    } else {
-      // A known size stays reserved whole until the exchange ends: until
-      // the origin has answered, streamed bytes may still sit in socket
-      // buffers or the origin's memory, where a snapshot taken meanwhile
-      // does not see them. Then they count as written until a snapshot
-      // that started later.
-      let streamed = 0;
-      exchange.meter = (bytes) => {
-        streamed += bytes;
-      };
-      res.once('close', () => {
-        state.addWritten(streamed);
-        reservation.release();
-      });
+    if (state === null) {
+      if (size.header !== null) exchange.meter = heldToDeclared(exchange, size, () => undefined);
+      return undefined;
     }
+
+    // A write holds the inodes it may take until its exchange ends; one
+    // that made something has taken them, until a snapshot shows it.
+    const reservation = ledger.reserve(state.key, decision.reserveBytes, facts.inodes);
+    let made = false;
     exchange.onOriginStatus = (status) => {
       if (status === 507) state.markFull();
+      made = status === 201 || (destination !== null && status === 204); // a COPY or MOVE onto an existing resource makes it anew
     };
+    if (facts.declaredBytes === null && destination === null) {
+      exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
+      res.once('close', () => {
+        if (made) state.addCreated(facts.inodes);
+        reservation.release();
+      });
+      return undefined;
+    }
+    // A known size stays reserved whole until the exchange ends: until
+    // the origin has answered, streamed bytes may still sit in socket
+    // buffers or the origin's memory, where a snapshot taken meanwhile
+    // does not see them. Then they count as written until a snapshot
+    // that started later. A COPY's bytes are written by the origin itself.
+    let written = destination === null ? 0 : decision.reserveBytes;
+    if (destination === null) {
+      exchange.meter =
+        size.header === null
+          ? (bytes) => {
+              written += bytes;
+            }
+          : heldToDeclared(exchange, size, (bytes) => (written += bytes));
+    }
+    res.once('close', () => {
+      state.addWritten(written);
+      if (made) state.addCreated(facts.inodes);
+      reservation.release();
+    });
     return undefined;
+  };
+
+  /**
+   * COPY, or MOVE: judged against the volume the Destination routes to. A
+   * MOVE within one volume is a rename and needs no room. Otherwise the
+   * whole source must fit there, without counting what an overwritten
+   * destination frees: the origin may delete it first and then fail.
+   */
+  const transfer = (exchange: Exchange, destination: Destination, size: DeclaredSize): Outcome | Promise<Outcome> => {
+    const { req, res } = exchange;
+    const route = exchange.route!;
+    const target = stateOf(destination.route.origin.name, destination.route.volume);
+    if (req.method === 'MOVE' && destination.route.volume === route.volume) return judge(exchange, target, { declaredBytes: 0, inodes: 0 }, size, destination, null);
+    if (target === null) return judge(exchange, null, { declaredBytes: 0, inodes: 0 }, size, destination, null);
+    let gone = false;
+    res.once('close', () => (gone = true));
+    const headers: Record<string, string> = { host: exchange.authority };
+    if (req.headers.authorization !== undefined) headers.authorization = req.headers.authorization;
+    const source = {
+      origin: route.origin,
+      path: (route.origin.target.path ?? '') + exchange.target!.originForm,
+      headers,
+      depth0: String(req.headers.depth ?? '').trim() === '0',
+    };
+    return sourceSize(source, policy.copyWalk).then((learnt): Outcome => {
+      if (gone) return clientGone;
+      if (learnt.known) return judge(exchange, target, { declaredBytes: learnt.bytes, inodes: learnt.inodes }, size, destination, null);
+      if (policy.onUnknown === 'reject') {
+        exchange.volume = target.volume;
+        return sizeUnknownProblem(req.method!, learnt.why, { origin: route.origin.name, volume: target.volume, retryAfter });
+      }
+      // Judged as a body of unknown length is: admitted while the volume has room.
+      return judge(exchange, target, { declaredBytes: null, inodes: 1 }, size, destination, learnt.why);
+    });
+  };
+
+  return (exchange) => {
+    const { req } = exchange;
+    const method = req.method!;
+    if (method === 'PUT' && req.headers['content-range'] !== undefined && policy.contentRange === 'reject') return rangeNotSupported(req.headers['content-range']);
+    if (!writeMethods.has(method)) return undefined;
+    const size = declaredSize(req.headers);
+    if ('status' in size) return size;
+    if (exchange.destination !== null) return transfer(exchange, exchange.destination, size);
+    const route = exchange.route!;
+    return judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: size.bytes, inodes: inodesOf(method) }, size, null, null);
   };
 }
 
 /**
- * For a body of unknown length, streamed bytes move from the reservation
- * to the volume's written count as they pass: its reservation grows
- * stretch by stretch against the volume's figures, and a snapshot taken
- * mid-stream shows what already reached the disk, which a whole-body
- * reservation would count twice and cut the upload at half the room.
- * Bytes still in flight when a snapshot's measurement starts are missing
- * from the figures until they land. When the body outgrows its
- * reservation it holds the next stretch of up to unknownLength while the
- * volume has room; when it has none, the upload is cut before the chunk
- * that does not fit goes out.
+ * A chunked body whose size a size header declared is held to it, as
+ * Content-Length holds a body: the chunk that would take it past that size
+ * is not sent, and the upload is cut (the origin sees an incomplete request).
+ */
+function heldToDeclared(exchange: Exchange, size: DeclaredSize, passed: (bytes: number) => void): (bytes: number) => void {
+  const declared = size.bytes!;
+  let streamed = 0;
+  return (bytes) => {
+    if (exchange.cutReason) return;
+    if (streamed + bytes > declared) return exchange.cut(overDeclaredProblem(size.header!, declared));
+    streamed += bytes;
+    passed(bytes);
+  };
+}
+
+/**
+ * A body of unknown length holds a stretch of the volume's room at a time
+ * (see stretchOf). Its bytes move from the reservation to the volume's
+ * streamed count as they pass, so a snapshot taken mid-stream shows what
+ * already reached the disk instead of counting it twice. When a chunk is
+ * more than the upload holds, the door's rules decide whether it may go
+ * out (holding the next stretch) or the upload is cut before it does.
+ * What is in flight when a measurement starts is the volume state's to
+ * count (see VolumeState.writtenMark).
  */
 function meter(
   exchange: Exchange,
@@ -82,24 +164,22 @@ function meter(
   { ledger, policy, context }: { ledger: Ledger; policy: PolicyConfig; context: () => RefusalContext },
 ): (bytes: number) => void {
   return (bytes) => {
-    state.addWritten(bytes);
-    const covered = Math.min(bytes, reservation.bytes);
-    reservation.consume(covered);
-    if (covered === bytes) return;
-    const snapshot = state.snapshot;
-    const now = Date.now();
-    if (snapshot === null || now - snapshot.takenAt > policy.staleAfter) return; // unknown: nothing to hold against
-    const view = viewOf(state, ledger);
-    const usable = usableBytes(snapshot, view, policy);
-    if (usable >= 0) {
-      reservation.grow(Math.min(policy.unknownLength, usable));
+    if (exchange.cutReason) return; // what still arrives is dropped, not sent
+    const held = reservation.bytes;
+    if (bytes <= held) {
+      reservation.consume(bytes);
+      state.addStreamed(bytes);
       return;
     }
-    // The same rules as at the door, for a body of unknown length with no room left: a 507.
-    const decision = decide({ declaredBytes: null, creates: false }, view, policy, now);
-    if (decision.verdict !== 'reject') return;
-    exchange.decision = decision;
-    exchange.cut(refusalProblem(decision, context()));
+    const decision = decideGrowth(bytes, held, viewOf(state, ledger), policy, Date.now());
+    if (decision.verdict === 'reject') {
+      exchange.decision = decision;
+      exchange.cut(refusalProblem(decision, context()));
+      return;
+    }
+    reservation.consume(held);
+    state.addStreamed(bytes);
+    reservation.grow(decision.reserveBytes);
   };
 }
 
@@ -110,5 +190,7 @@ function viewOf(state: VolumeState, ledger: Ledger): VolumeView {
     markedFull: state.markedFull,
     reservedBytes: ledger.reservedBytes(state.key),
     writtenSinceSnapshot: state.writtenSinceSnapshot,
+    reservedInodes: ledger.reservedInodes(state.key),
+    inodesSinceSnapshot: state.inodesSinceSnapshot,
   };
 }

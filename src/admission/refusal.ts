@@ -4,6 +4,8 @@ import type { Decision, Figures } from './decision.js';
 export interface RefusalContext {
   readonly origin: string;
   readonly volume: string | null;
+  /** A COPY's or MOVE's Destination path (the volume is the destination's). */
+  readonly destination: string | null;
   /** Seconds, for Retry-After. */
   readonly retryAfter: number;
   readonly minFreeInodes: number;
@@ -24,6 +26,7 @@ function members(f: Figures, context: RefusalContext): Record<string, number | s
     quota_used: f.capacityBytes !== null && available !== null ? f.capacityBytes - available : null,
     origin: context.origin,
     volume: context.volume,
+    ...(context.destination === null ? {} : { destination: context.destination }),
   };
 }
 
@@ -58,7 +61,7 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
       return {
         status: 507,
         error: 'insufficient_inodes',
-        detail: `${where} has ${f.freeInodes} free inodes, fewer than the ${context.minFreeInodes} kept free; no new files can be made.`,
+        detail: `${where} has ${f.freeInodes} free inodes not promised to writes in flight; a new file would leave fewer than the ${context.minFreeInodes} kept free.`,
         suggestedAction: 'Delete files (many small ones use up inodes), then retry.',
         retryAfter: context.retryAfter,
         members: { ...members(f, context), free_inodes: f.freeInodes, min_free_inodes: context.minFreeInodes },
@@ -86,3 +89,51 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
       };
   }
 }
+
+/** A chunked body went on past the size its size header declared. */
+export function overDeclaredProblem(header: string, declared: number): Problem {
+  return {
+    status: 400,
+    error: 'declared_length_exceeded',
+    detail: `The body is longer than the ${declared} bytes its ${header} header declared; it was stopped there and not stored.`,
+    suggestedAction: `Send ${header} with the body’s exact length, or leave it out.`,
+    members: { requested: declared, declared_by: header },
+  };
+}
+
+/**
+ * A PUT with Content-Range writes part of a resource in place; an origin
+ * that cannot do that (or that runs out of room, or is cut, midway) leaves
+ * it partly overwritten. RFC 9110 §14.4 lets a server refuse it with 400.
+ */
+export function rangeNotSupported(contentRange: string): Problem {
+  return {
+    status: 400,
+    error: 'range_not_supported',
+    detail: `A PUT with Content-Range ("${contentRange}") writes part of a resource; this gateway does not forward partial writes.`,
+    suggestedAction: 'Send the whole resource in one PUT without Content-Range.',
+  };
+}
+
+/**
+ * How much a COPY or MOVE would write could not be learnt from the origin,
+ * and policy.onUnknown says to refuse what cannot be judged.
+ */
+export function sizeUnknownProblem(method: string, why: string, where: { origin: string; volume: string; retryAfter: number }): Problem {
+  return {
+    status: 503,
+    error: 'storage_unknown',
+    detail: `How much this ${method} would write to volume ${where.volume} of origin "${where.origin}" is unknown: ${why}.`,
+    suggestedAction: 'Retry later, or copy fewer resources at a time.',
+    retryAfter: where.retryAfter,
+    members: { requested: null, origin: where.origin, volume: where.volume },
+  };
+}
+
+/** The client left while the guard was asking the origin; nothing is sent. */
+export const clientGone: Problem = {
+  status: 499,
+  error: 'client_closed_request',
+  detail: 'The client closed the connection before the request was judged.',
+  suggestedAction: 'None; the request was not forwarded.',
+};

@@ -56,9 +56,15 @@ export const gatewaySchema = {
     minFreeInodes: { doc: 'Writes that create are refused below this many free inodes.', format: 'nat', default: 1000 },
     maxBodySize: { doc: 'Largest body accepted (0 = no fixed cap); above it: 413.', format: 'size', default: 0 },
     unknownLength: { doc: 'First reservation for a body of unknown length.', format: 'size', default: 64 * MiB },
+    maxUploadShare: { doc: 'Most of a volume’s usable room a body of unknown length holds at a time.', format: 'share', default: 0.25 },
     staleAfter: { doc: 'A snapshot older than this is unknown.', format: 'positive-duration', default: 10_000 },
     onUnknown: { doc: 'What to do when a volume is unknown.', format: ['admit', 'reject'], default: 'admit' },
     retryAfter: { doc: 'Retry-After on 507 and 503.', format: 'duration', default: 60_000 },
+    copyWalk: {
+      maxEntries: { doc: 'Most resources a COPY’s (or cross-volume MOVE’s) source collection may hold for its size to be learnt; more: policy.onUnknown.', format: 'nat', default: 10_000 },
+      timeout: { doc: 'How long learning a COPY’s source size from the origin may take; longer: policy.onUnknown.', format: 'positive-duration', default: 5_000 },
+    },
+    contentRange: { doc: 'A PUT with Content-Range (a partial write): reject (400 range_not_supported) or admit, for origins that support partial PUT.', format: ['reject', 'admit'], default: 'reject' },
   },
   ledger: {
     backend: { doc: 'Where reservations are kept.', format: ['memory', 'redis'], default: 'memory' },

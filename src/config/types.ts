@@ -88,9 +88,12 @@ export interface PolicyConfig {
   readonly minFreeInodes: number;
   readonly maxBodySize: number;
   readonly unknownLength: number;
+  readonly maxUploadShare: number;
   readonly staleAfter: number;
   readonly onUnknown: 'admit' | 'reject';
   readonly retryAfter: number;
+  readonly contentRange: 'reject' | 'admit';
+  readonly copyWalk: { readonly maxEntries: number; readonly timeout: number };
 }
 
 export interface LedgerConfig {

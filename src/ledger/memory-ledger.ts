@@ -2,48 +2,79 @@ import type { Ledger, Reservation } from './ledger.js';
 
 /** Reservations of one gateway process. Everything is synchronous, so a decision and its reservation cannot interleave with another's. */
 export class MemoryLedger implements Ledger {
-  readonly #reserved = new Map<string, number>();
-  #total = 0;
+  readonly #bytes = new Tally();
+  readonly #inodes = new Tally();
 
-  reserve(volumeKey: string, bytes: number): Reservation {
-    return new MemoryReservation(this, volumeKey, bytes);
+  reserve(volumeKey: string, bytes: number, inodes = 0): Reservation {
+    return new MemoryReservation(this, volumeKey, bytes, inodes);
   }
 
   reservedBytes(volumeKey: string): number {
-    return this.#reserved.get(volumeKey) ?? 0;
+    return this.#bytes.of(volumeKey);
+  }
+
+  reservedInodes(volumeKey: string): number {
+    return this.#inodes.of(volumeKey);
   }
 
   totalReservedBytes(): number {
-    return this.#total;
+    return this.#bytes.total;
   }
 
-  /** For reservations only: moves the volume's and the total's figures by `delta`. */
-  adjust(volumeKey: string, delta: number): void {
-    this.#total += delta;
-    const now = (this.#reserved.get(volumeKey) ?? 0) + delta;
-    if (now === 0) this.#reserved.delete(volumeKey);
-    else this.#reserved.set(volumeKey, now);
+  totalReservedInodes(): number {
+    return this.#inodes.total;
+  }
+
+  /** For reservations only: moves the volume's and the total's figures by the deltas. */
+  adjust(volumeKey: string, bytes: number, inodes: number): void {
+    if (bytes !== 0) this.#bytes.add(volumeKey, bytes);
+    if (inodes !== 0) this.#inodes.add(volumeKey, inodes);
+  }
+}
+
+/** Amounts per volume and their sum; a volume at 0 holds no entry. */
+class Tally {
+  readonly #byVolume = new Map<string, number>();
+  total = 0;
+
+  of(volumeKey: string): number {
+    return this.#byVolume.get(volumeKey) ?? 0;
+  }
+
+  add(volumeKey: string, delta: number): void {
+    this.total += delta;
+    const now = this.of(volumeKey) + delta;
+    if (now === 0) this.#byVolume.delete(volumeKey);
+    else this.#byVolume.set(volumeKey, now);
   }
 }
 
 class MemoryReservation implements Reservation {
-  #held = 0;
+  #bytes = 0;
+  #inodes: number;
   #released = false;
 
   constructor(
     private readonly ledger: MemoryLedger,
     private readonly volumeKey: string,
     bytes: number,
+    inodes: number,
   ) {
-    this.#hold(bytes);
+    this.#inodes = inodes;
+    this.#bytes = bytes;
+    ledger.adjust(volumeKey, bytes, inodes);
   }
 
   get bytes(): number {
-    return this.#held;
+    return this.#bytes;
+  }
+
+  get inodes(): number {
+    return this.#inodes;
   }
 
   consume(bytes: number): void {
-    if (!this.#released) this.#hold(-Math.min(bytes, this.#held));
+    if (!this.#released) this.#hold(-Math.min(bytes, this.#bytes));
   }
 
   grow(bytes: number): void {
@@ -53,11 +84,13 @@ class MemoryReservation implements Reservation {
   release(): void {
     if (this.#released) return;
     this.#released = true;
-    this.#hold(-this.#held);
+    this.ledger.adjust(this.volumeKey, -this.#bytes, -this.#inodes);
+    this.#bytes = 0;
+    this.#inodes = 0;
   }
 
   #hold(delta: number): void {
-    this.#held += delta;
-    this.ledger.adjust(this.volumeKey, delta);
+    this.#bytes += delta;
+    this.ledger.adjust(this.volumeKey, delta, 0);
   }
 }

@@ -6,6 +6,8 @@ export interface CountingRelay {
   /** Bytes relayed toward the target (requests, heads and bodies). */
   readonly bytesToTarget: () => number;
   readonly connections: () => number;
+  /** Connections from clients still open. */
+  readonly open: () => number;
   close(): Promise<void>;
 }
 
@@ -16,9 +18,12 @@ export interface CountingRelay {
 export async function countingRelay(targetPort: number): Promise<CountingRelay> {
   let bytes = 0;
   let connections = 0;
+  let open = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     connections++;
+    open++;
+    client.once('close', () => open--);
     const target = net.connect(targetPort, '127.0.0.1');
     sockets.add(client).add(target);
     client.on('data', (d: Buffer) => (bytes += d.length));
@@ -38,6 +43,7 @@ export async function countingRelay(targetPort: number): Promise<CountingRelay> 
     url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     bytesToTarget: () => bytes,
     connections: () => connections,
+    open: () => open,
     close: async () => {
       for (const s of sockets) s.destroy();
       server.close();

@@ -166,3 +166,14 @@ withTmpfs(t, 'against Apache: each size header on a longer chunked body stores n
   }
   t.same(readdirSync(volume), [], 'no file, not even a temp file, is left');
 });
+
+t.test('a chunked body without a size header is held to policy.maxBodySize: 413, the origin gets at most that, never a complete request', async (t) => {
+  const { gateway, seen } = await counted(t, { maxBodySize: '256KiB' });
+  const answer = await chunkedPut(gateway.url, 'endless.bin', 4 * MiB, {});
+  t.equal(answer.status, 413);
+  t.match(JSON.parse(answer.body), { error: 'payload_too_large', max_body_size: 256 * KiB });
+  await until(() => seen[0]?.closed === true, 'the origin to see the request end');
+  t.ok(seen[0]!.bytes <= 256 * KiB, `the origin got ${seen[0]!.bytes} bytes, at most the cap`);
+  t.notOk(seen[0]!.complete, 'in a request that never completed');
+  t.equal(gateway.ledger.totalReservedBytes(), 0, 'the reservation is released');
+});

@@ -7,7 +7,7 @@ import type { Step } from '../gateway/step.js';
 import type { Problem } from '../http/problem.js';
 import { sourceSize } from './copy-size.js';
 import { decide, decideGrowth, type VolumeView, type WriteFacts } from './decision.js';
-import { clientGone, overDeclaredProblem, rangeNotSupported, refusalProblem, sizeUnknownProblem, type RefusalContext } from './refusal.js';
+import { clientGone, overDeclaredProblem, rangeNotSupported, refusalProblem, sizeUnknownProblem, streamedTooLarge, type RefusalContext } from './refusal.js';
 import { declaredSize, inodesOf, type DeclaredSize } from './write-facts.js';
 
 export interface GuardDependencies {
@@ -127,7 +127,24 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     if ('status' in size) return size;
     if (exchange.destination !== null) return transfer(exchange, exchange.destination, size);
     const route = exchange.route!;
-    return judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: size.bytes, inodes: inodesOf(method) }, size, null, null);
+    const outcome = judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: size.bytes, inodes: inodesOf(method) }, size, null, null);
+    if (outcome === undefined && size.bytes === null && policy.maxBodySize > 0) exchange.meter = cappedAt(exchange, policy.maxBodySize, exchange.meter);
+    return outcome;
+  };
+}
+
+/**
+ * A body of unknown length is held to policy.maxBodySize as a declared one
+ * is at the door: the chunk that would take it past is not sent, and the
+ * upload is cut with 413.
+ */
+function cappedAt(exchange: Exchange, maxBodySize: number, inner: ((bytes: number) => void) | null): (bytes: number) => void {
+  let streamed = 0;
+  return (bytes) => {
+    if (exchange.cutReason) return;
+    if (streamed + bytes > maxBodySize) return exchange.cut(streamedTooLarge(maxBodySize));
+    streamed += bytes;
+    inner?.(bytes);
   };
 }
 

@@ -101,6 +101,17 @@ export function overDeclaredProblem(header: string, declared: number): Problem {
   };
 }
 
+/** A body of unknown length went on past policy.maxBodySize. */
+export function streamedTooLarge(maxBodySize: number): Problem {
+  return {
+    status: 413,
+    error: 'payload_too_large',
+    detail: `The body went on past ${maxBodySize} bytes, the largest this gateway accepts; it was stopped there and not stored.`,
+    suggestedAction: 'Send a smaller file, or split it.',
+    members: { max_body_size: maxBodySize },
+  };
+}
+
 /**
  * A PUT with Content-Range writes part of a resource in place; an origin
  * that cannot do that (or that runs out of room, or is cut, midway) leaves

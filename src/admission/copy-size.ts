@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Origin } from '../gateway/origin.js';
+import { MultistatusReader } from './multistatus.js';
 
 /** What a COPY (or a MOVE across volumes) writes: the size of its source. */
 export type SourceSize =
@@ -25,8 +26,8 @@ export interface SourceRequest {
 }
 
 const PROPFIND_BODY = '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:resourcetype/><D:getcontentlength/></D:prop></D:propfind>';
-/** Most bytes of one PROPFIND answer read: a listing this large is past any sensible walk. */
-const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+/** Most of one PROPFIND answer read: a listing this large is past any sensible walk. */
+const MAX_ANSWER_CHARACTERS = 16 * 1024 * 1024;
 
 /**
  * The size of a COPY's source, asked of the origin through its own
@@ -61,10 +62,11 @@ async function walk(source: SourceRequest, bounds: WalkBounds, signal: AbortSign
   const queue = [source.path];
   const seen = new Set<string>();
   for (let path = queue.shift(); path !== undefined; path = queue.shift()) {
-    const answer = await ask(source, 'PROPFIND', path, { depth: '1', 'content-type': 'application/xml; charset=utf-8' }, signal, PROPFIND_BODY);
+    const listing = new MultistatusReader();
+    const answer = await ask(source, 'PROPFIND', path, { depth: '1', 'content-type': 'application/xml; charset=utf-8' }, signal, PROPFIND_BODY, listing);
     if (answer.status === 404 && path === source.path) return { known: true, bytes: 0, inodes: 0 };
     if (answer.status !== 207) return { known: false, why: `PROPFIND ${path} answered ${answer.status}` };
-    for (const entry of multistatus(answer.body)) {
+    for (const entry of listing.close()) {
       const key = hrefPath(entry.href);
       if (key === null) return { known: false, why: `PROPFIND ${path} listed an unusable href` };
       if (seen.has(trimSlash(key))) continue;
@@ -82,10 +84,10 @@ async function walk(source: SourceRequest, bounds: WalkBounds, signal: AbortSign
 interface Answer {
   readonly status: number;
   readonly headers: http.IncomingHttpHeaders;
-  readonly body: string;
 }
 
-function ask(source: SourceRequest, method: string, path: string, extra: Record<string, string>, signal: AbortSignal, body?: string): Promise<Answer> {
+/** One request to the origin; a 207's body goes to `listing` as it arrives, any other body is discarded. */
+function ask(source: SourceRequest, method: string, path: string, extra: Record<string, string>, signal: AbortSignal, body?: string, listing?: MultistatusReader): Promise<Answer> {
   const { origin } = source;
   const target = origin.target;
   const send = target.protocol === 'https:' ? https.request : http.request;
@@ -102,43 +104,25 @@ function ask(source: SourceRequest, method: string, path: string, extra: Record<
         headers: { ...source.headers, ...extra, ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }) },
       },
       (res) => {
-        const chunks: Buffer[] = [];
         let size = 0;
-        res.on('data', (chunk: Buffer) => {
+        const reading = res.statusCode === 207 ? listing : undefined;
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
           size += chunk.length;
-          if (size > MAX_ANSWER_BYTES) return void req.destroy(new Error(`a PROPFIND answer over ${MAX_ANSWER_BYTES} bytes`));
-          chunks.push(chunk);
+          if (size > MAX_ANSWER_CHARACTERS) return void req.destroy(new Error(`a PROPFIND answer over ${MAX_ANSWER_CHARACTERS} characters`));
+          try {
+            reading?.write(chunk);
+          } catch (err) {
+            req.destroy(new Error(`the origin's PROPFIND answer is not well-formed XML (${(err as Error).message})`));
+          }
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
         res.on('error', reject);
       },
     );
     req.on('error', reject);
     req.end(body);
   });
-}
-
-interface Entry {
-  readonly href: string;
-  readonly collection: boolean;
-  readonly length: number;
-}
-
-const RESPONSE = /<(?:[\w.-]+:)?response[\s>][\s\S]*?<\/(?:[\w.-]+:)?response\s*>/g;
-const HREF = /<(?:[\w.-]+:)?href\s*>([\s\S]*?)<\/(?:[\w.-]+:)?href\s*>/;
-const COLLECTION = /<(?:[\w.-]+:)?collection\s*\/>|<(?:[\w.-]+:)?collection\s*>\s*<\/(?:[\w.-]+:)?collection\s*>/;
-const LENGTH = /<(?:[\w.-]+:)?getcontentlength\s*>\s*(\d+)\s*<\/(?:[\w.-]+:)?getcontentlength\s*>/;
-
-/** The resources of a 207 Multi-Status answer: enough of RFC 4918's XML for a size, without an XML parser. */
-function multistatus(xml: string): Entry[] {
-  const entries: Entry[] = [];
-  for (const match of xml.matchAll(RESPONSE)) {
-    const block = match[0];
-    const href = HREF.exec(block)?.[1];
-    if (href === undefined) continue;
-    entries.push({ href: unescapeXml(href.trim()), collection: COLLECTION.test(block), length: Number(LENGTH.exec(block)?.[1] ?? 0) });
-  }
-  return entries;
 }
 
 /** An href's path (it may be a full URL), still percent-encoded, as it is requested again. */
@@ -153,7 +137,3 @@ function hrefPath(href: string): string | null {
 }
 
 const trimSlash = (path: string): string => (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path);
-
-function unescapeXml(text: string): string {
-  return text.replace(/&(lt|gt|quot|apos|amp);/g, (_, name: string) => ({ lt: '<', gt: '>', quot: '"', apos: "'", amp: '&' })[name]!);
-}

@@ -32,7 +32,6 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
 
   /** Decides about a write to `state`'s volume and, when admitted, holds its room until the exchange ends. */
   const judge = (exchange: Exchange, state: VolumeState | null, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, admitUnknown: string | null): Outcome => {
-    const { res } = exchange;
     const origin = exchange.route!.origin.name;
     let decision = decide(facts, state && viewOf(state, ledger), policy, Date.now());
     if (admitUnknown !== null && decision.verdict === 'admit') decision = { ...decision, verdict: 'admit_unknown', reason: 'stale' };
@@ -56,7 +55,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     };
     if (facts.declaredBytes === null && destination === null) {
       exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
-      res.once('close', () => {
+      exchange.onEnd(() => {
         if (made) state.addCreated(facts.inodes);
         reservation.release();
       });
@@ -76,7 +75,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
             }
           : heldToDeclared(exchange, size, (bytes) => (written += bytes));
     }
-    res.once('close', () => {
+    exchange.onEnd(() => {
       state.addWritten(written);
       if (made) state.addCreated(facts.inodes);
       reservation.release();
@@ -91,13 +90,13 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
    * destination frees: the origin may delete it first and then fail.
    */
   const transfer = (exchange: Exchange, destination: Destination, size: DeclaredSize): Outcome | Promise<Outcome> => {
-    const { req, res } = exchange;
+    const { req } = exchange;
     const route = exchange.route!;
     const target = stateOf(destination.route.origin.name, destination.route.volume);
     if (req.method === 'MOVE' && destination.route.volume === route.volume) return judge(exchange, target, { declaredBytes: 0, inodes: 0 }, size, destination, null);
     if (target === null) return judge(exchange, null, { declaredBytes: 0, inodes: 0 }, size, destination, null);
     let gone = false;
-    res.once('close', () => (gone = true));
+    exchange.onEnd(() => (gone = true));
     const headers: Record<string, string> = { host: exchange.authority };
     if (req.headers.authorization !== undefined) headers.authorization = req.headers.authorization;
     const source = {

@@ -37,7 +37,7 @@ export class BodyIdleWatch {
     this.#timer.unref();
     req.on('resume', () => this.touch());
     req.once('end', () => this.stop());
-    res.once('close', () => this.stop());
+    exchange.onEnd(() => this.stop());
   }
 
   /** A byte of the body arrived. */

@@ -18,8 +18,8 @@ export interface Destination {
 export type UpstreamFailure = 'connect_timeout' | 'timeout' | 'refused' | 'reset' | 'error';
 
 /**
- * One request's way through the gateway. Steps read and fill it; the
- * response's `close` is where everything it holds is settled.
+ * One request's way through the gateway. Steps read and fill it; its end
+ * (see `onEnd`) is where everything it holds is settled.
  */
 export class Exchange {
   /** `performance.now()` when the request arrived. */
@@ -59,12 +59,40 @@ export class Exchange {
   /** Why the gateway stopped the upload mid-stream; answered in place of a 502. */
   cutReason: Problem | null = null;
 
+  readonly #onEnd: Array<() => void> = [];
+  #ended = false;
+
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
     /** The client sent `Expect: 100-continue` and is waiting for our word. */
     readonly expectsContinue: boolean,
   ) {}
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Runs `settle` once when the exchange ends — answered, failed, aborted,
+   * or dropped with its connection before it ran. Where what an exchange
+   * holds (a reservation, a timer) is given back.
+   */
+  onEnd(settle: () => void): void {
+    if (this.#ended) settle();
+    else this.#onEnd.push(settle);
+  }
+
+  /**
+   * The exchange is over; called by the gateway, once per way it can end
+   * (only the first counts). What was taken last is given back first: a
+   * constraint's hold goes before the connection starts its next exchange.
+   */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (let i = this.#onEnd.length - 1; i >= 0; i--) this.#onEnd[i]!();
+  }
 
   /**
    * Stops the upload toward the origin mid-body: the origin sees an

@@ -10,6 +10,7 @@ import { viaEntry } from '../http/via.js';
 import { ForwardingHeaders } from '../http/forwarding.js';
 import { logAccess } from './access-log.js';
 import { clientErrorProblem } from './client-error.js';
+import { ClientConnection } from './client-connection.js';
 import { Exchange } from './exchange.js';
 import { createOrigin } from './origin.js';
 import { RouteTable } from './route-table.js';
@@ -31,11 +32,9 @@ import { checkHealth } from './steps/check-health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { MemoryLedger } from '../ledger/memory-ledger.js';
 
-/** The exchange a connection is serving, kept on the socket itself (cheaper than a WeakMap per request). */
-const IN_FLIGHT = Symbol('headroom.inFlight');
 /** Set once the parser refused the connection's bytes. */
 const REFUSED = Symbol('headroom.refused');
-type TrackedSocket = Socket & { [IN_FLIGHT]?: Exchange | null; [REFUSED]?: boolean };
+type RefusedSocket = Socket & { [REFUSED]?: boolean };
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -83,10 +82,15 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let draining = false;
   let drained: (() => void) | null = null;
 
+  const answerOnSocket = (socket: Socket, problem: Problem): void => {
+    if (socket.writable) sendProblemOnSocket(socket, problem, signature);
+    else socket.destroy();
+  };
+
   const answer = (exchange: Exchange, problem: Problem): void => {
     const { req, res } = exchange;
     if (res.headersSent || res.destroyed) return;
-    if (draining) res.setHeader('Connection', 'close');
+    if (draining || problem.closes) res.setHeader('Connection', 'close');
     sendProblem(req, res, problem, signature);
     // Also after a refused 100-continue: Node closes that connection, and a
     // client that did not wait for our word is still sending.
@@ -96,9 +100,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
   const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, config.policy, () => inFlight);
 
-  const forwarding = config.headers.xForwarded || config.headers.forwarded
-    ? new ForwardingHeaders({ xForwarded: config.headers.xForwarded, forwarded: config.headers.forwarded, trustedProxies: config.trustedProxies })
-    : null;
+  const forwarding = new ForwardingHeaders({ xForwarded: config.headers.xForwarded, forwarded: config.headers.forwarded, trustedProxies: config.trustedProxies });
   const upstream = new Upstream({
     head: { pseudonym, forwarding },
     bodyIdleTimeout: config.listen.bodyIdleTimeout,
@@ -147,22 +149,27 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     proceed(exchange);
   };
 
+  const start = (exchange: Exchange): void => {
+    // Cut before it ran (its body broke while an earlier exchange was served): answered, not run.
+    if (exchange.cutReason) return answer(exchange, exchange.cutReason);
+    run(exchange, 0);
+  };
+
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
     const exchange = new Exchange(req, res, expectsContinue);
     tracing?.start(exchange);
     inFlight++;
-    (req.socket as TrackedSocket)[IN_FLIGHT] = exchange;
     if (draining) res.setHeader('Connection', 'close');
-    res.once('close', () => {
+    exchange.onEnd(() => {
       upstream.clientClosed(exchange);
       inFlight--;
-      (req.socket as TrackedSocket)[IN_FLIGHT] = null;
       tracing?.end(exchange);
       metrics.exchangeEnded(exchange);
       logAccess(logger, exchange);
       if (inFlight === 0) drained?.();
     });
-    run(exchange, 0);
+    res.once('close', () => exchange.end());
+    ClientConnection.of(req.socket)!.admit(exchange);
   };
 
   const server = http.createServer({
@@ -176,29 +183,40 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     sendProblem(req, res, expectationFailed(req.headers.expect), signature);
   });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: TrackedSocket) => {
+  server.on('connection', (socket: Socket) => ClientConnection.attach(socket, start));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: RefusedSocket) => {
     // Node's parser reports again on every later read of a broken connection.
     if (socket[REFUSED]) return;
     socket[REFUSED] = true;
     const problem = clientErrorProblem(err, socket);
     logger.info({ msg: 'refused at the parser', code: err.code, status: problem?.status, client: socket.remoteAddress });
-    const pending = socket[IN_FLIGHT];
-    if (!problem) return void socket.destroy();
-    if (!pending) return sendProblemOnSocket(socket, problem, signature);
-    if (!pending.req.complete) {
+    const connection = ClientConnection.of(socket);
+    if (!problem || !connection) return void socket.destroy();
+    const reading = connection.reading;
+    if (reading && !reading.req.complete) {
       // Broken inside a body (chunk syntax, say): the origin sees an
       // incomplete request, and the client the reason, then the connection closes.
-      if (pending.res.headersSent) return void socket.destroy();
-      pending.res.setHeader('Connection', 'close');
-      pending.cut(problem);
-      return;
+      if (reading.res.headersSent) return void socket.destroy();
+      reading.res.setHeader('Connection', 'close');
+      reading.cut(problem);
+      return connection.finishWith(() => undefined);
     }
-    // Bytes past a complete request that do not parse (a body longer than
-    // its Content-Length, say): that request is answered, then the
-    // connection closes; the stray bytes go nowhere.
-    if (!pending.res.headersSent) pending.res.setHeader('Connection', 'close');
-    pending.res.once('close', () => socket.end());
+    // Bytes past complete requests that do not parse (a body longer than
+    // its Content-Length, say): those requests are answered, then this
+    // refusal, and the connection closes; the stray bytes go nowhere.
+    connection.finishWith(() => answerOnSocket(socket, problem));
   });
+  // Node hands over the socket of a request that asks to switch protocols
+  // (or CONNECT), and reads nothing more of it as HTTP: refused, after the
+  // requests before it are answered.
+  const refuseSwitch = (req: IncomingMessage, socket: Socket): void => {
+    const problem = switchRefused(req);
+    const connection = ClientConnection.of(socket);
+    if (connection) connection.finishWith(() => answerOnSocket(socket, problem));
+    else answerOnSocket(socket, problem);
+  };
+  server.on('upgrade', refuseSwitch);
+  server.on('connect', refuseSwitch);
 
   server.listen(config.listen.port, config.listen.host);
   await once(server, 'listening');
@@ -241,6 +259,23 @@ const internalError: Problem = {
   detail: 'The gateway failed while deciding about this request; it was not forwarded.',
   suggestedAction: 'Retry; if it persists, report it with the gateway’s log.',
 };
+
+function switchRefused(req: IncomingMessage): Problem {
+  if (req.method === 'CONNECT') {
+    return {
+      status: 501,
+      error: 'connect_not_supported',
+      detail: 'CONNECT is not carried out: this gateway is a reverse proxy for its origins, not a tunnel.',
+      suggestedAction: 'Send requests for the origin’s resources to this gateway directly.',
+    };
+  }
+  return {
+    status: 501,
+    error: 'upgrade_not_supported',
+    detail: `Switching protocols (Upgrade: ${String(req.headers.upgrade ?? '')}) is not carried through this gateway.`,
+    suggestedAction: 'Send the request without Upgrade (curl: --http1.1).',
+  };
+}
 
 function expectationFailed(expect: string | undefined): Problem {
   return {

@@ -8,8 +8,8 @@ import type { Exchange } from './exchange.js';
 export interface HeadOptions {
   /** Pseudonym for Via, or null when Via is off. */
   readonly pseudonym: string | null;
-  /** X-Forwarded-* / Forwarded, or null when off. */
-  readonly forwarding: ForwardingHeaders | null;
+  /** X-Forwarded-* and Forwarded: what is written, and what of the client's passes. */
+  readonly forwarding: ForwardingHeaders;
   /** The origin URL's own path, prefixed to every target ('' for none). */
   readonly basePath: string;
 }
@@ -36,10 +36,12 @@ export class OutgoingHead {
     const connection = req.headers.connection;
     const listed = connection && connection !== 'keep-alive' && connection !== 'close' ? connectionNames(connection) : null;
     const raw = req.rawHeaders;
+    const forwarding = options.forwarding;
+    const trusted = forwarding.trusts(req.socket.remoteAddress);
     this.set('Host', exchange.authority);
     for (let i = 0; i < raw.length; i += 2) {
       const lower = raw[i]!.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || OWN.has(lower) || listed?.has(lower) || options.forwarding?.owns(lower)) continue;
+      if (HOP_BY_HOP.has(lower) || OWN.has(lower) || listed?.has(lower) || forwarding.drops(lower, trusted)) continue;
       if (lower === 'via' && options.pseudonym) continue;
       this.append(raw[i]!, raw[i + 1]!);
     }
@@ -47,7 +49,7 @@ export class OutgoingHead {
     if (framing.kind === 'chunked') this.set('Transfer-Encoding', 'chunked');
     else if (framing.kind === 'length') this.set('Content-Length', String(framing.length));
     if (options.pseudonym) this.set('Via', appendVia(req.headers.via, viaEntry(req.httpVersion, options.pseudonym)));
-    options.forwarding?.write(req, exchange.authority, this);
+    forwarding.write(req, trusted, exchange.authority, this);
   }
 
   get(name: string): string | undefined {

@@ -1,4 +1,5 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import { withoutHopByHop } from '../http/hop-by-hop.js';
 import { appendVia, viaEntry } from '../http/via.js';
@@ -79,6 +80,12 @@ export class Upstream {
     }
     head.applyTo(proxyReq);
     body.release();
+    // Nothing asked the origin to switch protocols (Upgrade stops here): a
+    // 101 is a broken answer, which Node would end in silence.
+    proxyReq.once('upgrade', (_res: IncomingMessage, socket: Socket) => {
+      socket.destroy();
+      this.#failed(exchange, Object.assign(new Error('the origin switched protocols unasked (101)'), { code: 'EPROTO' }));
+    });
     const { connectTimeout, timeout } = exchange.route!.origin.config;
     const socket = proxyReq.socket;
     if (socket?.connecting) {

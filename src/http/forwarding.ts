@@ -15,14 +15,29 @@ export interface ForwardingOptions {
   readonly trustedProxies: readonly string[];
 }
 
-const X_FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'] as const;
+/** Every field in which a client can claim where a request came from. */
+const CLAIMS: ReadonlySet<string> = new Set([
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-forwarded-ssl',
+  'x-forwarded-scheme',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+]);
+const X_FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'];
 
 /**
  * The forwarding headers toward origins. What a client says about where a
  * request came from is believed only from a configured proxy (a TLS
- * terminator in front, say): from it, X-Forwarded-Proto and -Host are kept
- * and this hop is appended to -For and Forwarded; from anyone else, they
- * are replaced with what this gateway saw.
+ * terminator in front, say): from it, X-Forwarded-Proto and -Host are kept,
+ * this hop is appended to -For and Forwarded, and its other claims pass;
+ * from anyone else, every such claim is dropped and the fields this gateway
+ * writes say what it saw.
  */
 export class ForwardingHeaders {
   readonly #options: ForwardingOptions;
@@ -35,9 +50,9 @@ export class ForwardingHeaders {
     this.#owned = new Set([...(options.xForwarded ? X_FORWARDED : []), ...(options.forwarded ? ['forwarded'] : [])]);
   }
 
-  /** Whether the client's field of this (lower-case) name is replaced by `write`. */
-  owns(lowerName: string): boolean {
-    return this.#owned.has(lowerName);
+  /** Whether the client's field of this (lower-case) name is not copied: `write` replaces it, or the client is not believed. */
+  drops(lowerName: string, trusted: boolean): boolean {
+    return this.#owned.has(lowerName) || (!trusted && CLAIMS.has(lowerName));
   }
 
   trusts(address: string | undefined): boolean {
@@ -47,9 +62,9 @@ export class ForwardingHeaders {
     return this.#trusted.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
   }
 
-  write(req: IncomingMessage, authority: string, head: HeaderSink): void {
+  /** Writes this hop's fields; `trusted`: the peer is a trusted proxy (see `trusts`). */
+  write(req: IncomingMessage, trusted: boolean, authority: string, head: HeaderSink): void {
     const client = req.socket.remoteAddress ?? '';
-    const trusted = this.trusts(client);
     const prior = (name: string): string | undefined => (trusted ? joined(req.headers[name]) : undefined);
     if (this.#options.xForwarded) {
       const forFrom = prior('x-forwarded-for');

@@ -16,6 +16,8 @@ export interface Problem {
   readonly suggestedAction: string;
   /** Seconds; sent as Retry-After and `retry_after`. */
   readonly retryAfter?: number;
+  /** After this answer the connection cannot carry another request (its framing is in doubt): it closes. */
+  readonly closes?: boolean;
   /** Extension members: `quota_available`, `origin`, `volume`, … */
   readonly members?: Readonly<Record<string, string | number | null>>;
 }

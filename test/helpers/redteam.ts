@@ -1,13 +1,6 @@
 import net from 'node:net';
 import { until } from './http.js';
 
-/**
- * Options for a red-team test that shows a known bug: `todo` (not run, the
- * suite stays green) unless REDTEAM_STRICT is set, when it runs and fails
- * until the bug is fixed. Drop the call once it is.
- */
-export const knownBug = (reason: string): { todo?: string } => (process.env.REDTEAM_STRICT ? {} : { todo: `bug: ${reason}` });
-
 /** One step of a raw conversation: bytes to write, or a condition (on what came back so far) to wait for first. */
 export type Turn = string | Buffer | ((received: string) => boolean);
 

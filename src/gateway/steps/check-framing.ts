@@ -16,6 +16,7 @@ const END_TO_END = new Set([
   'destination',
   'overwrite',
   'content-range',
+  'depth',
   'oc-total-length',
   'x-expected-entity-length',
   'upload-length',
@@ -53,6 +54,11 @@ export function checkFraming(maxHeaders: number): Step {
       };
     }
     const te = req.headers['transfer-encoding'];
+    // RFC 9112 §6.1: an HTTP/1.0 hop in front may not know chunking, and
+    // would read the chunks as the next request.
+    if (te !== undefined && req.httpVersionMinor === 0) {
+      return { ...badRequest('An HTTP/1.0 request cannot carry Transfer-Encoding; send the body with Content-Length.'), closes: true };
+    }
     if (te !== undefined && te.trim().toLowerCase() !== 'chunked') {
       return {
         status: 501,

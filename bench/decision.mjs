@@ -2,7 +2,7 @@
 // with 1, 100 and 10,000 volumes and 1,000 routes. It must not grow with the number of origins.
 import { loadGatewayConfig } from '../dist/src/config/load.js';
 import { decide } from '../dist/src/admission/decision.js';
-import { writeFacts } from '../dist/src/admission/write-facts.js';
+import { declaredSize, inodesOf } from '../dist/src/admission/write-facts.js';
 import { HeadroomRegistry } from '../dist/src/headroom/registry.js';
 import { MemoryLedger } from '../dist/src/ledger/memory-ledger.js';
 import { RouteTable } from '../dist/src/gateway/route-table.js';
@@ -21,7 +21,8 @@ function setup(volumes) {
   const registry = new HeadroomRegistry(config.policy);
   const now = Date.now();
   for (const o of config.origins) {
-    registry.volume(o.name, '/srv/data').record({ totalBytes: 100 * GiB, availableBytes: 50 * GiB, totalInodes: 1e6, freeInodes: 5e5, takenAt: now, source: 'agent' }, 0);
+    const state0 = registry.volume(o.name, '/srv/data').writtenMark();
+    registry.volume(o.name, '/srv/data').record({ totalBytes: 100 * GiB, availableBytes: 50 * GiB, totalInodes: 1e6, freeInodes: 5e5, takenAt: now, source: 'agent' }, state0);
   }
   for (const origin of originMap.values()) origin.agent.destroy();
   return { config, table, registry, ledger: new MemoryLedger() };
@@ -34,9 +35,18 @@ function timeDecisions({ config, table, registry, ledger }, iterations = 200_000
   const once = (i) => {
     const route = table.match(headers.host, paths[i % 3]);
     const state = registry.volume(route.origin.name, route.volume);
-    const view = { snapshot: state.snapshot, flooded: state.flooded, markedFull: state.markedFull, reservedBytes: ledger.reservedBytes(state.key), writtenSinceSnapshot: state.writtenSinceSnapshot };
-    const decision = decide(writeFacts('PUT', headers), view, config.policy, Date.now());
-    ledger.reserve(state.key, decision.reserveBytes).release();
+    const view = {
+      snapshot: state.snapshot,
+      flooded: state.flooded,
+      markedFull: state.markedFull,
+      reservedBytes: ledger.reservedBytes(state.key),
+      writtenSinceSnapshot: state.writtenSinceSnapshot,
+      reservedInodes: ledger.reservedInodes(state.key),
+      inodesSinceSnapshot: state.inodesSinceSnapshot,
+    };
+    const facts = { declaredBytes: declaredSize(headers).bytes, inodes: inodesOf('PUT') };
+    const decision = decide(facts, view, config.policy, Date.now());
+    ledger.reserve(state.key, decision.reserveBytes, facts.inodes).release();
   };
   for (let i = 0; i < 20_000; i++) once(i); // warm-up
   const start = process.hrtime.bigint();

@@ -40,6 +40,7 @@ const cases: Array<[string, RegExp]> = [
   ['malformed.json', /malformed\.json:3:1: malformed JSON: /m],
   ['bad-enum.yaml', /^policy\.onUnknown: must be one of the possible values: \["admit","reject"\], got "maybe"$/m],
   ['route-volume.yaml', /^routes\[0\]\.volume: origin "files" has 2 volumes/m],
+  ['route-match.yaml', /^routes\[0\]\.match\.pathPrefix: "\/%7Euser\/" is matched as requests are, normalised; write it as "\/~user\/"$\n^routes\[1\]\.match\.pathPrefix: .* write it as "\/b\/"$\n^routes\[2\]\.match\.host: expected a host name or address/m],
   ['agent-route-volume.yaml', /^routes\[0\]\.volume: origin "files" is measured by an agent; name the volume/m],
   ['not-a-list.yaml', /^origins: expected a list, got \{/m],
   ['bad-prefix.yaml', /^routes\[0\]\.match\.pathPrefix: expected a path starting with "\/", got "dav"$/m],

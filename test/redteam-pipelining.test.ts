@@ -24,10 +24,10 @@ async function rawSetup(t: Test) {
 /**
  * RFC 9112 §9.6: after the response that closes the connection, a server
  * MUST NOT process further requests on it. A refused `Expect: 100-continue`
- * is answered with Connection: close (Node decides it), yet a request
- * pipelined behind the body in the same segment is still emitted by Node's
- * parser and forwarded: the origin runs a DELETE whose answer the client
- * never gets (the connection closes after the 507), so it cannot know it ran.
+ * is answered with Connection: close (Node decides it), and Node's parser
+ * still reads the request pipelined behind the body in the same segment:
+ * it must not run, or the origin runs a DELETE whose answer the client
+ * never gets.
  */
 t.test('no request after a refusal that closes the connection reaches the origin', async (t) => {
   const { origin, gateway } = await rawSetup(t);
@@ -65,12 +65,10 @@ t.test('a refused keep-alive upload: its body is read to its end and the next re
 });
 
 /**
- * The exchange a socket serves is one field (IN_FLIGHT); with pipelining
- * several are in flight and the first to end sets it to null. A chunk-syntax
- * error in a later request then finds no exchange and is answered with a raw
- * 400 written straight on the socket — in the middle of the response still
- * streaming to an earlier request — and says "it was not forwarded" of a PUT
- * that was.
+ * With pipelining, a chunk-syntax error in a later request must be answered
+ * in its turn — never as a raw 400 written into the response still
+ * streaming to an earlier request — and the PUT it broke is answered as
+ * what it is.
  */
 t.test('a parser error in a pipelined request never writes into an earlier response', async (t) => {
   const aborted: string[] = [];

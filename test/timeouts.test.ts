@@ -169,9 +169,9 @@ t.test('a chunked upload that stops sending gets 408 within the body timeout; th
   t.equal(gateway.ledger.totalReservedBytes(), 0, 'nothing stays reserved');
 });
 
-t.test('an upload that is slow but never idle for the body timeout completes, however long it takes', async (t) => {
+t.test('with no least rate, an upload that is slow but never idle for the body timeout completes, however long it takes', async (t) => {
   const origin = await recordingOrigin(t);
-  const gateway = await gatewayFor(t, origin.url, { listen: { bodyIdleTimeout: '500ms', headersTimeout: '500ms' }, origins: [{ name: 'files', url: origin.url, timeout: '5s' }] });
+  const gateway = await gatewayFor(t, origin.url, { listen: { bodyIdleTimeout: '500ms', headersTimeout: '500ms', minBodyRate: 0 }, origins: [{ name: 'files', url: origin.url, timeout: '5s' }] });
   const client = await connect(gateway.port);
   client.socket.write(CHUNKED_PUT('slow.bin'));
   const started = performance.now();
@@ -186,6 +186,42 @@ t.test('an upload that is slow but never idle for the body timeout completes, ho
   t.ok(performance.now() - started > 1500, 'the upload took longer than both timeouts together');
   t.match(origin.seen[0], { bytes: 8, ended: true });
   client.socket.destroy();
+});
+
+t.test('an upload trickling below listen.minBodyRate gets 408 and gives its reservation back; one at the rate completes', async (t) => {
+  const origin = await recordingOrigin(t);
+  const dir = volumeDir(t);
+  const gateway = await gatewayFor(t, origin.url, {
+    listen: { bodyIdleTimeout: '400ms', minBodyRate: '1KiB' },
+    origins: [{ name: 'files', url: origin.url, timeout: '5s', headroom: { local: { paths: [dir], capacity: '10MiB', interval: '50ms' } } }],
+    policy: { reserve: '0%' },
+  });
+  await until(() => [...gateway.registry.all()][0]?.snapshot != null, 'a first snapshot');
+  // 10 bytes every 100 ms: never idle, but 100 bytes/s against the 1,024 asked for.
+  const slow = await connect(gateway.port);
+  slow.socket.write(`PUT /trickle.bin HTTP/1.1\r\nHost: h\r\nContent-Length: ${8 * 1024 * 1024}\r\n\r\n`);
+  const started = performance.now();
+  while (slow.closedAt === 0 && performance.now() - started < 5000) {
+    slow.socket.write('x'.repeat(10));
+    await pause(100);
+  }
+  t.equal(statusOf(slow.received), 408, '408 to the trickling upload');
+  t.match(slow.received, /below the 1024 bytes\/s/);
+  t.ok(slow.closedAt - started < 1500, `within a few windows of the body timeout (${Math.round(slow.closedAt - started)} ms)`);
+  await until(() => gateway.ledger.totalReservedBytes() === 0, 'its 8 MiB reservation to be given back');
+  t.match(origin.seen[0], { ended: false }, 'the origin saw it broken off');
+
+  // 2 KiB every 100 ms: 20 KiB/s, above the rate, over several windows.
+  const steady = await connect(gateway.port);
+  const total = 20 * 2048;
+  steady.socket.write(`PUT /steady.bin HTTP/1.1\r\nHost: h\r\nContent-Length: ${total}\r\n\r\n`);
+  for (let sent = 0; sent < total; sent += 2048) {
+    steady.socket.write('y'.repeat(2048));
+    await pause(100);
+  }
+  await until(() => statusOf(steady.received) !== 0, 'the answer');
+  t.equal(statusOf(steady.received), 201, 'stored');
+  steady.socket.destroy();
 });
 
 t.test('an origin slower than the client: time the gateway is not reading is not the client’s idleness', async (t) => {

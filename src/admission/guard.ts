@@ -85,7 +85,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
 
   /**
    * COPY, or MOVE: judged against the volume the Destination routes to. A
-   * MOVE within one volume is a rename and needs no room. Otherwise the
+   * MOVE within one volume is a rename and is not judged. Otherwise the
    * whole source must fit there, without counting what an overwritten
    * destination frees: the origin may delete it first and then fail.
    */
@@ -93,7 +93,8 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     const { req } = exchange;
     const route = exchange.route!;
     const target = stateOf(destination.route.origin.name, destination.route.volume);
-    if (req.method === 'MOVE' && destination.route.volume === route.volume) return judge(exchange, target, { declaredBytes: 0, inodes: 0 }, size, destination, null);
+    // A rename writes nothing: not judged, even on a full volume (users reorganise to make room).
+    if (req.method === 'MOVE' && destination.route.volume === route.volume) return undefined;
     if (target === null) return judge(exchange, null, { declaredBytes: 0, inodes: 0 }, size, destination, null);
     let gone = false;
     exchange.onEnd(() => (gone = true));

@@ -1,3 +1,4 @@
+import { normaliseHost, normalisePath } from '../http/request-target.js';
 import type { GatewayConfig } from './types.js';
 
 const METHOD = /^[A-Z][A-Z0-9_-]*$/;
@@ -34,8 +35,19 @@ export function crossCheck(config: GatewayConfig): string[] {
   });
 
   routes.forEach((route, i) => {
-    if (!route.match.pathPrefix.startsWith('/')) {
-      problems.push(`routes[${i}].match.pathPrefix: expected a path starting with "/", got "${route.match.pathPrefix}"`);
+    const prefix = route.match.pathPrefix;
+    if (!prefix.startsWith('/')) {
+      problems.push(`routes[${i}].match.pathPrefix: expected a path starting with "/", got "${prefix}"`);
+    } else {
+      // Requests are matched on their normalised path: a prefix in any other spelling would never match.
+      const normalised = normalisePath(prefix, 'keep');
+      if (normalised !== prefix) {
+        problems.push(`routes[${i}].match.pathPrefix: "${prefix}" is matched as requests are, normalised; write it as ${typeof normalised === 'string' ? `"${normalised}"` : 'a plain path'}`);
+      }
+    }
+    const host = route.match.host;
+    if (host !== null && (normaliseHost(host) === null || normaliseHost(host) === '')) {
+      problems.push(`routes[${i}].match.host: expected a host name or address like "files.example.com", got "${host}"`);
     }
     const origin = origins.find((o) => o.name === route.origin);
     if (!origin) {

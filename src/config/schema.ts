@@ -28,6 +28,7 @@ export const gatewaySchema = {
     encodedSlashes: { doc: 'An encoded / or \\ (%2F, %5C) inside a path segment: refused (400), or kept and matched as part of the segment.', format: ['reject', 'keep'], default: 'reject' },
     headersTimeout: { doc: 'How long a request head may take to arrive; past it: 408, and the connection is closed.', format: 'positive-duration', default: 20_000 },
     bodyIdleTimeout: { doc: 'How long a request body may go without a byte; past it: 408, and the upload to the origin is aborted.', format: 'positive-duration', default: 60_000 },
+    minBodyRate: { doc: 'Least average rate of a request body, in bytes per second, over each bodyIdleTimeout (0 = none); below it: 408, and the upload to the origin is aborted.', format: 'size', default: 512 },
     keepAliveTimeout: { doc: 'How long an idle keep-alive connection is kept between requests.', format: 'positive-duration', default: 75_000 },
     maxConnections: { doc: 'Most client connections held at once (auto = from the open-file limit, 0 = no cap); past it new ones are closed.', format: 'count-or-auto', default: 'auto' },
   },

@@ -15,6 +15,8 @@ export interface ListenConfig {
   readonly encodedSlashes: 'reject' | 'keep';
   readonly headersTimeout: number;
   readonly bodyIdleTimeout: number;
+  /** Bytes per second, averaged over each bodyIdleTimeout; 0: none. */
+  readonly minBodyRate: number;
   readonly keepAliveTimeout: number;
   /** `auto`: derived from the process's open-file limit at start; 0: no cap. */
   readonly maxConnections: number | 'auto';

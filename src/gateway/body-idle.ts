@@ -11,44 +11,95 @@ import type { Exchange } from './exchange.js';
  *
  * Started when the gateway begins reading the body for the origin (a
  * client waiting on 100-continue sends nothing before that), and told of
- * each chunk by the body's stream. Only the client's silence counts: while
- * the gateway itself is not reading (the origin is slower than the client,
- * so the stream is paused), the clock stands still.
+ * each chunk by the body's stream. Only the client's slowness counts:
+ * while the gateway itself is not reading (the origin is slower than the
+ * client, so the stream is paused), the clock stands still.
  */
 export class BodyIdleWatch {
+  readonly #exchange: Exchange;
   readonly #timer: NodeJS.Timeout;
+  readonly #limits: BodyLimits;
   #watching = true;
+  /** The current rate window: when it began, bytes in it, time the stream stood paused in it. */
+  #windowStart = performance.now();
+  #windowBytes = 0;
+  #pausedFor = 0;
+  #pausedAt: number | null = null;
 
   /** A watch on the exchange's body, or null when no body is still to come. */
-  static start(exchange: Exchange, timeout: number): BodyIdleWatch | null {
+  static start(exchange: Exchange, limits: BodyLimits): BodyIdleWatch | null {
     const { req } = exchange;
     if (req.complete || bodyFraming(req).kind === 'none') return null;
-    return new BodyIdleWatch(exchange, timeout);
+    return new BodyIdleWatch(exchange, limits);
   }
 
-  private constructor(exchange: Exchange, timeout: number) {
-    const { req, res } = exchange;
+  private constructor(exchange: Exchange, limits: BodyLimits) {
+    const { req } = exchange;
+    this.#exchange = exchange;
+    this.#limits = limits;
     this.#timer = setTimeout(() => {
-      if (!this.#watching || req.isPaused()) return; // a 'resume' starts the clock again
-      this.stop();
-      if (!res.headersSent) res.setHeader('Connection', 'close');
-      exchange.cut(bodyIdleProblem(timeout));
-    }, timeout);
+      if (this.#watching && !req.isPaused()) this.#expire(bodyIdleProblem(limits.idleTimeout)); // a 'resume' starts the clock again
+    }, limits.idleTimeout);
     this.#timer.unref();
-    req.on('resume', () => this.touch());
+    req.on('pause', () => (this.#pausedAt = performance.now()));
+    req.on('resume', () => {
+      if (this.#pausedAt !== null) this.#pausedFor += performance.now() - this.#pausedAt;
+      this.#pausedAt = null;
+      this.touch(0);
+    });
     req.once('end', () => this.stop());
     exchange.onEnd(() => this.stop());
   }
 
-  /** A byte of the body arrived. */
-  touch(): void {
-    if (this.#watching) this.#timer.refresh();
+  /**
+   * `bytes` of the body arrived. Over each idle-timeout's stretch of time
+   * the body must also average minRate (Apache's MinRate): a client
+   * trickling a byte now and then would otherwise hold its reservation as
+   * long as it likes.
+   */
+  touch(bytes: number): void {
+    if (!this.#watching) return;
+    this.#timer.refresh();
+    const { minRate, idleTimeout } = this.#limits;
+    if (minRate === 0) return;
+    this.#windowBytes += bytes;
+    const now = performance.now();
+    const elapsed = now - this.#windowStart - this.#pausedFor;
+    if (elapsed < idleTimeout) return;
+    if (this.#windowBytes * 1000 < minRate * elapsed) return this.#expire(tooSlowProblem(minRate, this.#windowBytes, elapsed));
+    this.#windowStart = now;
+    this.#windowBytes = 0;
+    this.#pausedFor = 0;
+  }
+
+  #expire(problem: Problem): void {
+    const { res } = this.#exchange;
+    this.stop();
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+    this.#exchange.cut(problem);
   }
 
   stop(): void {
     this.#watching = false;
     clearTimeout(this.#timer);
   }
+}
+
+/** How slow a request body may be. */
+export interface BodyLimits {
+  /** No byte for this long (ms): 408. */
+  readonly idleTimeout: number;
+  /** Least average bytes per second over each idleTimeout; 0: none. */
+  readonly minRate: number;
+}
+
+function tooSlowProblem(minRate: number, bytes: number, elapsed: number): Problem {
+  return {
+    status: 408,
+    error: 'request_timeout',
+    detail: `The request body arrived at ${Math.round((bytes * 1000) / elapsed)} bytes/s, below the ${minRate} bytes/s this gateway needs; the upload to the origin was aborted.`,
+    suggestedAction: 'Retry the upload over a faster connection.',
+  };
 }
 
 function bodyIdleProblem(timeout: number): Problem {

@@ -2,6 +2,8 @@ import type { Socket } from 'node:net';
 import type { Exchange } from './exchange.js';
 
 const CONNECTION = Symbol('headroom.connection');
+/** Requests read ahead of the one being served; past it the gateway stops reading the connection. */
+const READ_AHEAD = 16;
 type Tracked = Socket & { [CONNECTION]?: ClientConnection };
 
 /**
@@ -19,6 +21,8 @@ export class ClientConnection {
   /** No request after the queued ones is run; set when the connection's bytes cannot be read on. */
   #last: (() => void) | null = null;
   #stopped = false;
+  /** This reading pause is ours (Node pauses a connection for its own reasons too). */
+  #pausedAhead = false;
 
   static of(socket: Socket): ClientConnection | undefined {
     return (socket as Tracked)[CONNECTION];
@@ -49,6 +53,11 @@ export class ClientConnection {
     this.#queue.push(exchange);
     exchange.onEnd(() => this.#ended(exchange));
     if (this.#queue.length === 1) this.#start(exchange);
+    else if (this.#queue.length > READ_AHEAD && !this.#pausedAhead) {
+      // Node's parser would read ahead without end.
+      this.#pausedAhead = true;
+      this.#socket.pause();
+    }
   }
 
   /**
@@ -66,6 +75,10 @@ export class ClientConnection {
     const at = this.#queue.indexOf(exchange);
     if (at === -1) return;
     this.#queue.splice(at, 1);
+    if (this.#pausedAhead && this.#queue.length <= READ_AHEAD) {
+      this.#pausedAhead = false;
+      this.#socket.resume();
+    }
     // The answer closed the connection (Node ends the socket after it): the
     // requests read behind it are not run.
     if (this.#socket.writableEnded || this.#socket.destroyed) this.#stopped = true;

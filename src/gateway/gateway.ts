@@ -82,9 +82,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let draining = false;
   let drained: (() => void) | null = null;
 
+  /** An answer on a bare socket, then a half-close; it is let go of after the linger time whatever the client does. */
   const answerOnSocket = (socket: Socket, problem: Problem): void => {
-    if (socket.writable) sendProblemOnSocket(socket, problem, signature);
-    else socket.destroy();
+    if (!socket.writable) return void socket.destroy();
+    sendProblemOnSocket(socket, problem, signature);
+    setTimeout(() => socket.destroy(), linger.time).unref();
   };
 
   const answer = (exchange: Exchange, problem: Problem): void => {
@@ -103,7 +105,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const forwarding = new ForwardingHeaders({ xForwarded: config.headers.xForwarded, forwarded: config.headers.forwarded, trustedProxies: config.trustedProxies });
   const upstream = new Upstream({
     head: { pseudonym, forwarding },
-    bodyIdleTimeout: config.listen.bodyIdleTimeout,
+    body: { idleTimeout: config.listen.bodyIdleTimeout, minRate: config.listen.minBodyRate },
     closing: () => draining,
     onFailure: answer,
     observer: {
@@ -139,7 +141,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       }
       if (outcome instanceof Promise) {
         outcome.then(
-          (problem) => (problem ? answer(exchange, problem) : run(exchange, i + 1)),
+          (problem) => {
+            if (exchange.ended) return; // the client left while the step waited
+            if (problem) answer(exchange, problem);
+            else run(exchange, i + 1);
+          },
           (err: unknown) => failed(exchange, err),
         );
         return;
@@ -178,11 +184,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     ...serverTimeouts(config.listen),
   });
   capConnections(server, config.listen.maxConnections, logger);
+  // Node would keep only the first fields in req.headers while its parser
+  // frames the body by all of them; the door counts them instead (checkFraming).
+  server.maxHeadersCount = 0;
   server.on('request', (req, res) => handle(req, res, false));
   server.on('checkContinue', (req, res) => handle(req, res, true));
-  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
-    sendProblem(req, res, expectationFailed(req.headers.expect), signature);
-  });
+  // Refused at the door (checkFraming), as an exchange like any other.
+  server.on('checkExpectation', (req, res) => handle(req, res, false));
   server.on('connection', (socket: Socket) => ClientConnection.attach(socket, start));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: RefusedSocket) => {
     // Node's parser reports again on every later read of a broken connection.
@@ -210,6 +218,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   // (or CONNECT), and reads nothing more of it as HTTP: refused, after the
   // requests before it are answered.
   const refuseSwitch = (req: IncomingMessage, socket: Socket): void => {
+    // Node has taken its own listeners off the socket it hands over.
+    socket.on('error', () => socket.destroy());
     const problem = switchRefused(req);
     const connection = ClientConnection.of(socket);
     if (connection) connection.finishWith(() => answerOnSocket(socket, problem));
@@ -277,11 +287,3 @@ function switchRefused(req: IncomingMessage): Problem {
   };
 }
 
-function expectationFailed(expect: string | undefined): Problem {
-  return {
-    status: 417,
-    error: 'expectation_failed',
-    detail: `Expect "${expect ?? ''}" is not supported; only "100-continue" is.`,
-    suggestedAction: 'Send the request without that Expect header.',
-  };
-}

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { BodyIdleWatch } from './body-idle.js';
+import { BodyIdleWatch, type BodyLimits } from './body-idle.js';
 import type { Exchange } from './exchange.js';
 
 /**
@@ -13,23 +13,23 @@ import type { Exchange } from './exchange.js';
  */
 export class HeldBody extends Transform {
   readonly #exchange: Exchange;
-  readonly #idleTimeout: number;
+  readonly #limits: BodyLimits;
   #idle: BodyIdleWatch | null = null;
 
-  constructor(exchange: Exchange, idleTimeout: number) {
+  constructor(exchange: Exchange, limits: BodyLimits) {
     super();
     this.#exchange = exchange;
-    this.#idleTimeout = idleTimeout;
+    this.#limits = limits;
   }
 
   release(): void {
-    this.#idle = BodyIdleWatch.start(this.#exchange, this.#idleTimeout);
+    this.#idle = BodyIdleWatch.start(this.#exchange, this.#limits);
     this.#exchange.req.pipe(this);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     const exchange = this.#exchange;
-    this.#idle?.touch();
+    this.#idle?.touch(chunk.length);
     exchange.meter?.(chunk.length);
     if (exchange.cutReason) return done();
     done(null, chunk);

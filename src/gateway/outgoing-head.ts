@@ -2,6 +2,7 @@ import type { ClientRequest } from 'node:http';
 import { HOP_BY_HOP, connectionNames } from '../http/hop-by-hop.js';
 import { appendVia, viaEntry } from '../http/via.js';
 import type { ForwardingHeaders } from '../http/forwarding.js';
+import type { HeaderSink } from '../http/header-sink.js';
 import { bodyFraming } from '../http/framing.js';
 import type { Exchange } from './exchange.js';
 
@@ -25,7 +26,7 @@ const OWN = new Set(['host', 'content-length', 'transfer-encoding', 'expect']);
  * follows), the client's end-to-end fields in their order and spelling, and
  * what this hop adds (Via, forwarding headers, trace context).
  */
-export class OutgoingHead {
+export class OutgoingHead implements HeaderSink {
   readonly path: string;
   /** Field name as spelt → values, in the order first seen. */
   readonly #fields = new Map<string, { name: string; values: string[] }>();

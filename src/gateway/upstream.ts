@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import { withoutHopByHop } from '../http/hop-by-hop.js';
 import { appendVia, viaEntry } from '../http/via.js';
+import type { BodyLimits } from './body-idle.js';
 import { HeldBody } from './held-body.js';
 import { OutgoingHead, type HeadOptions } from './outgoing-head.js';
 import type { Exchange, UpstreamFailure } from './exchange.js';
@@ -11,8 +12,8 @@ import type { Problem } from '../http/problem.js';
 export interface UpstreamOptions {
   /** How the head toward origins is made (Via, forwarding headers). */
   readonly head: Omit<HeadOptions, 'basePath'>;
-  /** No byte of a request body for this long: the upload is cut with 408. */
-  readonly bodyIdleTimeout: number;
+  /** How slow a request body may be before the upload is cut with 408. */
+  readonly body: BodyLimits;
   /** True while the gateway drains: responses then close their connections. */
   readonly closing: () => boolean;
   /** Called when the exchange with the origin fails before a response started. */
@@ -61,7 +62,7 @@ export class Upstream {
     const origin = exchange.route!.origin;
     const head = new OutgoingHead(exchange, { ...this.#options.head, basePath: origin.target.path ?? '' });
     this.#options.observer.forwarding(exchange, head);
-    const body = new HeldBody(exchange, this.#options.bodyIdleTimeout);
+    const body = new HeldBody(exchange, this.#options.body);
     (req as Tracked)[EXCHANGE] = { exchange, head, body };
     // http-proxy emits no proxyReq for a request that carries Expect (it is
     // answered here, and the head does not carry it).
@@ -74,8 +75,9 @@ export class Upstream {
   #onProxyReq(proxyReq: ClientRequest, req: Tracked): void {
     const { exchange, head, body } = req[EXCHANGE]!;
     exchange.upstreamRequest = proxyReq;
-    if (exchange.cutReason) {
-      proxyReq.destroy(new Error(`upload stopped by the gateway: ${exchange.cutReason.error}`));
+    // Cut, or over (the client left) while the request waited for a connection: nothing goes out.
+    if (exchange.cutReason || exchange.ended) {
+      proxyReq.destroy(new Error(exchange.cutReason ? `upload stopped by the gateway: ${exchange.cutReason.error}` : 'the client left before the origin was reached'));
       return;
     }
     head.applyTo(proxyReq);

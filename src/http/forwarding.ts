@@ -1,10 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { BlockList, isIPv6 } from 'node:net';
-
-/** Where the forwarding headers are written. */
-export interface HeaderSink {
-  set(name: string, value: string): void;
-}
+import type { HeaderSink } from './header-sink.js';
 
 export interface ForwardingOptions {
   /** Write X-Forwarded-For, -Proto and -Host. */

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Tracer, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Exchange } from '../gateway/exchange.js';
-import type { HeaderSink } from '../http/forwarding.js';
+import type { HeaderSink } from '../http/header-sink.js';
 
 const propagator = new W3CTraceContextPropagator();
 const getter: TextMapGetter<IncomingMessage['headers']> = {

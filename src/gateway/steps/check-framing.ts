@@ -1,4 +1,6 @@
 import type { IncomingMessage } from 'node:http';
+import { SIZE_HEADERS } from '../../admission/write-facts.js';
+import { connectionNames } from '../../http/hop-by-hop.js';
 import type { Problem } from '../../http/problem.js';
 import type { Step } from '../step.js';
 
@@ -8,22 +10,11 @@ import type { Step } from '../step.js';
 // client-error.ts). What it lets through, and an origin could read
 // differently, is refused here.
 
-/** Fields the gateway judges a request by: a Connection header may not make them hop-by-hop. */
-const END_TO_END = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'destination',
-  'overwrite',
-  'content-range',
-  'depth',
-  'oc-total-length',
-  'x-expected-entity-length',
-  'upload-length',
-]);
-
 /** Fields that mean one thing: two of them are two readings of one request. */
-const SINGLE = new Set(['host', 'destination', 'overwrite', 'content-range', 'oc-total-length', 'x-expected-entity-length', 'upload-length']);
+const SINGLE: ReadonlySet<string> = new Set(['host', 'destination', 'overwrite', 'content-range', 'depth', ...SIZE_HEADERS]);
+
+/** Fields the gateway judges a request by: a Connection header may not make them hop-by-hop. */
+const END_TO_END: ReadonlySet<string> = new Set([...SINGLE, 'content-length', 'transfer-encoding']);
 
 const badRequest = (detail: string): Problem => ({
   status: 400,
@@ -72,10 +63,18 @@ export function checkFraming(maxHeaders: number): Step {
     if (req.headers.host === undefined && req.httpVersionMinor >= 1) return badRequest('An HTTP/1.1 request must carry a Host header.');
     const connection = req.headers.connection;
     if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
-      for (const name of connection.split(',')) {
-        const field = name.trim().toLowerCase();
+      for (const field of connectionNames(connection)) {
         if (END_TO_END.has(field)) return badRequest(`The Connection header names ${field}, which is part of the request itself and cannot be dropped at a hop.`);
       }
+    }
+    const expect = req.headers.expect;
+    if (expect !== undefined && expect.toLowerCase() !== '100-continue') {
+      return {
+        status: 417,
+        error: 'expectation_failed',
+        detail: `Expect "${expect}" is not supported; only "100-continue" is.`,
+        suggestedAction: 'Send the request without that Expect header.',
+      };
     }
     return undefined;
   };

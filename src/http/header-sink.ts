@@ -1,0 +1,5 @@
+/** A request head being built, as the steps that add fields to it see it. */
+export interface HeaderSink {
+  /** Sets a field, replacing any of that name. */
+  set(name: string, value: string): void;
+}

@@ -2,8 +2,13 @@ import type { Socket } from 'node:net';
 import type { Exchange } from './exchange.js';
 
 const CONNECTION = Symbol('headroom.connection');
-/** Requests read ahead of the one being served; past it the gateway stops reading the connection. */
-const READ_AHEAD = 16;
+/**
+ * Requests held in order on one connection. Past it the connection is
+ * closed once those are answered, and what was read beyond is not run: a
+ * client must be ready to send pipelined requests again on a connection
+ * that closes (RFC 9112 §9.3.2).
+ */
+const READ_AHEAD = 32;
 type Tracked = Socket & { [CONNECTION]?: ClientConnection };
 
 /**
@@ -21,8 +26,6 @@ export class ClientConnection {
   /** No request after the queued ones is run; set when the connection's bytes cannot be read on. */
   #last: (() => void) | null = null;
   #stopped = false;
-  /** This reading pause is ours (Node pauses a connection for its own reasons too). */
-  #pausedAhead = false;
 
   static of(socket: Socket): ClientConnection | undefined {
     return (socket as Tracked)[CONNECTION];
@@ -53,10 +56,10 @@ export class ClientConnection {
     this.#queue.push(exchange);
     exchange.onEnd(() => this.#ended(exchange));
     if (this.#queue.length === 1) this.#start(exchange);
-    else if (this.#queue.length > READ_AHEAD && !this.#pausedAhead) {
+    else if (this.#queue.length === READ_AHEAD) {
       // Node's parser would read ahead without end.
-      this.#pausedAhead = true;
       this.#socket.pause();
+      this.finishWith(() => this.#socket.destroySoon());
     }
   }
 
@@ -75,10 +78,6 @@ export class ClientConnection {
     const at = this.#queue.indexOf(exchange);
     if (at === -1) return;
     this.#queue.splice(at, 1);
-    if (this.#pausedAhead && this.#queue.length <= READ_AHEAD) {
-      this.#pausedAhead = false;
-      this.#socket.resume();
-    }
     // The answer closed the connection (Node ends the socket after it): the
     // requests read behind it are not run.
     if (this.#socket.writableEnded || this.#socket.destroyed) this.#stopped = true;

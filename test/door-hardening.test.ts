@@ -101,3 +101,42 @@ t.test('pipelined requests behind a slow one are read ahead only so far', async 
   await until(() => closed, 'the connection to close once the held requests are answered', 5000);
   t.equal(answers, held, `the ${held} held requests were answered, in order, and no more`);
 });
+
+t.test('a request that waits for a connection to a capped origin still goes out with its exact target and body', async (t) => {
+  let release: (() => void) | null = null;
+  const seen: Array<[string, string]> = [];
+  const server = http.createServer((req, res) => {
+    if (req.url === '/hold') return void (release = () => res.end('held'));
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString('latin1')));
+    req.on('end', () => {
+      seen.push([req.url ?? '', body]);
+      res.end('ok');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const gateway = await gatewayFor(t, url, { log: { level: 'silent' }, origins: [{ name: 'files', url, maxSockets: 1 }] });
+  const held = request(`${gateway.url}/hold`);
+  await until(() => release !== null, 'the only origin connection to be busy');
+  const queued = ['//a//b', '/x/http:/y', '/p?q=//r'].map((target) =>
+    new Promise<string>((resolve) => {
+      const socket = net.connect(gateway.port, '127.0.0.1', () =>
+        socket.write(`PUT ${target} HTTP/1.1${CRLF}Host: h${CRLF}Transfer-Encoding: chunked${CRLF}Connection: close${CRLF}${CRLF}5${CRLF}hello${CRLF}0${CRLF}${CRLF}`),
+      );
+      let received = '';
+      socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+      socket.on('close', () => resolve(received));
+    }),
+  );
+  release!();
+  await held;
+  const answers = await Promise.all(queued);
+  t.ok(answers.every((a) => a.startsWith('HTTP/1.1 200')), 'each queued request answered');
+  t.same(seen.sort(), [['//a//b', 'hello'], ['/p?q=//r', 'hello'], ['/x/http:/y', 'hello']], 'each went out with its target byte for byte and its body');
+});

@@ -1,4 +1,4 @@
-import type { ClientRequest } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { HOP_BY_HOP, connectionNames } from '../http/hop-by-hop.js';
 import { appendVia, viaEntry } from '../http/via.js';
 import type { ForwardingHeaders } from '../http/forwarding.js';
@@ -23,13 +23,15 @@ const OWN = new Set(['host', 'content-length', 'transfer-encoding', 'expect']);
  * exactly as the client sent it (under the origin's base path), the Host it
  * was routed by, the framing the gateway's parser used for the body
  * (chunked, or the Content-Length it counted to — never none while a body
- * follows), the client's end-to-end fields in their order and spelling, and
- * what this hop adds (Via, forwarding headers, trace context).
+ * follows), the client's end-to-end fields in their order, and what this
+ * hop adds (Via, forwarding headers, trace context). The proxy engine is
+ * handed these fields as the request's own (see Upstream.forward); only the
+ * path is put on its request afterwards, before anything is written.
  */
 export class OutgoingHead implements HeaderSink {
   readonly path: string;
-  /** Field name as spelt → values, in the order first seen. */
-  readonly #fields = new Map<string, { name: string; values: string[] }>();
+  /** Fields by lower-case name, in the order first seen; a repeated field's values in a list. */
+  readonly fields: OutgoingHttpHeaders = {};
 
   constructor(exchange: Exchange, options: HeadOptions) {
     const { req } = exchange;
@@ -39,41 +41,24 @@ export class OutgoingHead implements HeaderSink {
     const raw = req.rawHeaders;
     const forwarding = options.forwarding;
     const trusted = forwarding.trusts(req.socket.remoteAddress);
-    this.set('Host', exchange.authority);
+    const fields = this.fields;
+    fields.host = exchange.authority;
     for (let i = 0; i < raw.length; i += 2) {
       const lower = raw[i]!.toLowerCase();
       if (HOP_BY_HOP.has(lower) || OWN.has(lower) || listed?.has(lower) || forwarding.drops(lower, trusted)) continue;
       if (lower === 'via' && options.pseudonym) continue;
-      this.append(raw[i]!, raw[i + 1]!);
+      const value = raw[i + 1]!;
+      const before = fields[lower];
+      fields[lower] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [String(before), value];
     }
     const framing = bodyFraming(req);
-    if (framing.kind === 'chunked') this.set('Transfer-Encoding', 'chunked');
-    else if (framing.kind === 'length') this.set('Content-Length', String(framing.length));
-    if (options.pseudonym) this.set('Via', appendVia(req.headers.via, viaEntry(req.httpVersion, options.pseudonym)));
+    if (framing.kind === 'chunked') fields['transfer-encoding'] = 'chunked';
+    else if (framing.kind === 'length') fields['content-length'] = String(framing.length);
+    if (options.pseudonym) fields.via = appendVia(req.headers.via, viaEntry(req.httpVersion, options.pseudonym));
     forwarding.write(req, trusted, exchange.authority, this);
   }
 
-  get(name: string): string | undefined {
-    return this.#fields.get(name.toLowerCase())?.values.join(', ');
-  }
-
   set(name: string, value: string): void {
-    this.#fields.set(name.toLowerCase(), { name, values: [value] });
-  }
-
-  append(name: string, value: string): void {
-    const field = this.#fields.get(name.toLowerCase());
-    if (field) field.values.push(value);
-    else this.#fields.set(name.toLowerCase(), { name, values: [value] });
-  }
-
-  /**
-   * Puts this head on a request to the origin before any of it is written,
-   * replacing whatever the proxy engine derived from the client's request.
-   */
-  applyTo(request: ClientRequest): void {
-    for (const name of request.getHeaderNames()) request.removeHeader(name);
-    for (const { name, values } of this.#fields.values()) request.setHeader(name, values.length === 1 ? values[0]! : values);
-    request.path = this.path;
+    this.fields[name.toLowerCase()] = value;
   }
 }

@@ -4,7 +4,7 @@ import httpProxy from 'http-proxy';
 import { withoutHopByHop } from '../http/hop-by-hop.js';
 import { appendVia, viaEntry } from '../http/via.js';
 import type { BodyLimits } from './body-idle.js';
-import { HeldBody } from './held-body.js';
+import { outgoingBody, type OutgoingBody } from './outgoing-body.js';
 import { OutgoingHead, type HeadOptions } from './outgoing-head.js';
 import type { Exchange, UpstreamFailure } from './exchange.js';
 import type { Problem } from '../http/problem.js';
@@ -30,14 +30,14 @@ export interface UpstreamObserver {
 }
 
 const EXCHANGE = Symbol('headroom.exchange');
-type Tracked = IncomingMessage & { [EXCHANGE]?: { exchange: Exchange; head: OutgoingHead; body: HeldBody } };
+type Tracked = IncomingMessage & { [EXCHANGE]?: { exchange: Exchange; head: OutgoingHead; body: OutgoingBody } };
 
 /**
  * Streams an admitted request to its origin and the response back, on
  * http-proxy. The request's head is this gateway's (outgoing-head.ts): of
- * http-proxy's passes only `stream` runs, and the head it derived from the
- * client's request is replaced before anything is written — the body is
- * held until then. The response is written by us so that its headers are
+ * http-proxy's passes only `stream` runs, it is handed the head's fields,
+ * and the path it derived is replaced before anything is written (see
+ * outgoing-body.ts). The response is written by us so that its headers are
  * filtered the same way and its Via appended.
  */
 export class Upstream {
@@ -62,14 +62,19 @@ export class Upstream {
     const origin = exchange.route!.origin;
     const head = new OutgoingHead(exchange, { ...this.#options.head, basePath: origin.target.path ?? '' });
     this.#options.observer.forwarding(exchange, head);
-    const body = new HeldBody(exchange, this.#options.body);
+    const body = outgoingBody(exchange, this.#options.body, origin.agent.maxSockets !== Infinity);
     (req as Tracked)[EXCHANGE] = { exchange, head, body };
-    // http-proxy emits no proxyReq for a request that carries Expect (it is
-    // answered here, and the head does not carry it).
-    if (req.headers.expect !== undefined) delete req.headers.expect;
-    this.#proxy.web(req, res, { target: origin.target, agent: origin.agent, buffer: body }, (err: Error) =>
-      this.#failed(exchange, err as NodeJS.ErrnoException),
-    );
+    // http-proxy copies the request's fields into its own: for that moment
+    // they are the head's, so the engine's request carries exactly them.
+    const own = req.headers;
+    req.headers = head.fields as IncomingMessage['headers'];
+    try {
+      this.#proxy.web(req, res, { target: origin.target, agent: origin.agent, buffer: body.stream }, (err: Error) =>
+        this.#failed(exchange, err as NodeJS.ErrnoException),
+      );
+    } finally {
+      req.headers = own;
+    }
   }
 
   #onProxyReq(proxyReq: ClientRequest, req: Tracked): void {
@@ -80,7 +85,9 @@ export class Upstream {
       proxyReq.destroy(new Error(exchange.cutReason ? `upload stopped by the gateway: ${exchange.cutReason.error}` : 'the client left before the origin was reached'));
       return;
     }
-    head.applyTo(proxyReq);
+    // The engine ran the target through its URL joining (which merges "//");
+    // nothing is written before this (see outgoing-body.ts).
+    proxyReq.path = head.path;
     body.release();
     // Nothing asked the origin to switch protocols (Upgrade stops here): a
     // 101 is a broken answer, which Node would end in silence.

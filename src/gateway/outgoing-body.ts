@@ -1,0 +1,70 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import { BodyIdleWatch, type BodyLimits } from './body-idle.js';
+import type { Exchange } from './exchange.js';
+
+/**
+ * The client's body on its way to the origin. Each chunk is told to the
+ * exchange's meter (which may stop the upload before the chunk that must
+ * not go) and to the body-idle watch before it is passed on.
+ *
+ * The engine's request must get its path (see Upstream) before anything is
+ * written to it, or Node writes the engine's head. On a connection pool
+ * without a cap the request gets its socket before the client's body
+ * starts to flow (both wait a tick, the socket's first), so the body goes
+ * straight; where the pool may queue the request, the body is held in a
+ * stream of its own until `release()`.
+ */
+export interface OutgoingBody {
+  /** What the engine pipes to the origin: the client's request itself when undefined. */
+  readonly stream: Transform | undefined;
+  /** The engine's request has its head: the body may flow. */
+  release(): void;
+}
+
+export function outgoingBody(exchange: Exchange, limits: BodyLimits, mayQueue: boolean): OutgoingBody {
+  if (!mayQueue) {
+    const tap = bodyTap(exchange, BodyIdleWatch.start(exchange, limits));
+    // Registered before the engine's pipe: each chunk is judged before it is written.
+    exchange.req.on('data', (chunk: Buffer) => tap(chunk.length));
+    return { stream: undefined, release: () => undefined };
+  }
+  const held = new HeldBody(exchange, limits);
+  return { stream: held, release: () => held.release() };
+}
+
+type Tap = (bytes: number) => void;
+
+function bodyTap(exchange: Exchange, idle: BodyIdleWatch | null): Tap {
+  return (bytes) => {
+    idle?.touch(bytes);
+    exchange.meter?.(bytes);
+  };
+}
+
+/**
+ * A body held until its request has its head. No listener is put on the
+ * client's request before then: one would start its flow, and chunks would
+ * go nowhere.
+ */
+class HeldBody extends Transform {
+  readonly #exchange: Exchange;
+  readonly #limits: BodyLimits;
+  #tap: Tap | null = null;
+
+  constructor(exchange: Exchange, limits: BodyLimits) {
+    super();
+    this.#exchange = exchange;
+    this.#limits = limits;
+  }
+
+  release(): void {
+    this.#tap = bodyTap(this.#exchange, BodyIdleWatch.start(this.#exchange, this.#limits));
+    this.#exchange.req.pipe(this);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.#tap!(chunk.length);
+    if (this.#exchange.cutReason) return done();
+    done(null, chunk);
+  }
+}

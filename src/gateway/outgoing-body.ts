@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { BodyIdleWatch, type BodyLimits } from './body-idle.js';
+import { bodyFraming } from '../http/framing.js';
 import type { Exchange } from './exchange.js';
 
 /**
@@ -23,6 +24,7 @@ export interface OutgoingBody {
 
 export function outgoingBody(exchange: Exchange, limits: BodyLimits, mayQueue: boolean): OutgoingBody {
   if (!mayQueue) {
+    if (bodyFraming(exchange.req).kind === 'none') return NO_BODY;
     const tap = bodyTap(exchange, BodyIdleWatch.start(exchange, limits));
     // Registered before the engine's pipe: each chunk is judged before it is written.
     exchange.req.on('data', (chunk: Buffer) => tap(chunk.length));
@@ -31,6 +33,8 @@ export function outgoingBody(exchange: Exchange, limits: BodyLimits, mayQueue: b
   const held = new HeldBody(exchange, limits);
   return { stream: held, release: () => held.release() };
 }
+
+const NO_BODY: OutgoingBody = { stream: undefined, release: () => undefined };
 
 type Tap = (bytes: number) => void;
 

@@ -30,7 +30,7 @@ const OWN = new Set(['host', 'content-length', 'transfer-encoding', 'expect']);
  */
 export class OutgoingHead implements HeaderSink {
   readonly path: string;
-  /** Fields by lower-case name, in the order first seen; a repeated field's values in a list. */
+  /** Fields by lower-case name, in the order the client sent them. */
   readonly fields: OutgoingHttpHeaders = {};
 
   constructor(exchange: Exchange, options: HeadOptions) {
@@ -38,18 +38,17 @@ export class OutgoingHead implements HeaderSink {
     this.path = options.basePath + exchange.target!.originForm;
     const connection = req.headers.connection;
     const listed = connection && connection !== 'keep-alive' && connection !== 'close' ? connectionNames(connection) : null;
-    const raw = req.rawHeaders;
     const forwarding = options.forwarding;
     const trusted = forwarding.trusts(req.socket.remoteAddress);
     const fields = this.fields;
     fields.host = exchange.authority;
-    for (let i = 0; i < raw.length; i += 2) {
-      const lower = raw[i]!.toLowerCase();
-      if (HOP_BY_HOP.has(lower) || OWN.has(lower) || listed?.has(lower) || forwarding.drops(lower, trusted)) continue;
-      if (lower === 'via' && options.pseudonym) continue;
-      const value = raw[i + 1]!;
-      const before = fields[lower];
-      fields[lower] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [String(before), value];
+    // Node's parser has every field (the door counted them) by lower-case
+    // name, repeats joined or, for fields that allow one, the first kept.
+    const given = req.headers;
+    for (const name in given) {
+      if (HOP_BY_HOP.has(name) || OWN.has(name) || listed?.has(name) || forwarding.drops(name, trusted)) continue;
+      if (name === 'via' && options.pseudonym) continue;
+      fields[name] = given[name];
     }
     const framing = bodyFraming(req);
     if (framing.kind === 'chunked') fields['transfer-encoding'] = 'chunked';

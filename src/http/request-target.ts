@@ -42,7 +42,10 @@ export function readRequestTarget(raw: string, encodedSlashes: EncodedSlashes): 
   const unsafe = unsafeCharacter(originForm);
   if (unsafe !== null) return refuse(unsafe);
   const query = originForm.indexOf('?');
-  const path = normalisePath(query === -1 ? originForm : originForm.slice(0, query), encodedSlashes);
+  const given = query === -1 ? originForm : originForm.slice(0, query);
+  // Most targets have nothing to normalise: no escape, no dot segment, no empty segment.
+  const plain = !given.includes('%') && !given.includes('/.') && !given.includes('//');
+  const path = plain ? given : normalisePath(given, encodedSlashes);
   if (typeof path !== 'string') return path;
   return { ok: true, target: { originForm, path, authority } };
 }
@@ -124,6 +127,19 @@ function isUnreserved(code: number): boolean {
  * host name or address at all.
  */
 export function normaliseHost(host: string): string | null {
+  let known = seenHosts.get(host);
+  if (known === undefined) {
+    known = readHost(host);
+    // A gateway sees few hosts; a client inventing them only empties the cache.
+    if (seenHosts.size >= 256) seenHosts.clear();
+    seenHosts.set(host, known);
+  }
+  return known;
+}
+
+const seenHosts = new Map<string, string | null>();
+
+function readHost(host: string): string | null {
   let name = host.toLowerCase();
   if (name.startsWith('[')) {
     const end = name.indexOf(']');

@@ -57,7 +57,8 @@ export class OutgoingHead implements HeaderSink {
     forwarding.write(req, trusted, exchange.authority, this);
   }
 
+  /** `name` in lower case, as every field here is. */
   set(name: string, value: string): void {
-    this.fields[name.toLowerCase()] = value;
+    this.fields[name] = value;
   }
 }

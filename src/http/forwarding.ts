@@ -61,17 +61,17 @@ export class ForwardingHeaders {
   /** Writes this hop's fields; `trusted`: the peer is a trusted proxy (see `trusts`). */
   write(req: IncomingMessage, trusted: boolean, authority: string, head: HeaderSink): void {
     const client = req.socket.remoteAddress ?? '';
-    const prior = (name: string): string | undefined => (trusted ? joined(req.headers[name]) : undefined);
+    const given = trusted ? req.headers : NOTHING;
     if (this.#options.xForwarded) {
-      const forFrom = prior('x-forwarded-for');
-      head.set('X-Forwarded-For', forFrom ? `${forFrom}, ${client}` : client);
-      head.set('X-Forwarded-Proto', prior('x-forwarded-proto') ?? 'http');
-      head.set('X-Forwarded-Host', prior('x-forwarded-host') ?? authority);
+      const forFrom = joined(given['x-forwarded-for']);
+      head.set('x-forwarded-for', forFrom ? `${forFrom}, ${client}` : client);
+      head.set('x-forwarded-proto', joined(given['x-forwarded-proto']) ?? 'http');
+      head.set('x-forwarded-host', joined(given['x-forwarded-host']) ?? authority);
     }
     if (this.#options.forwarded) {
       const element = `for=${forwardedNode(client)};host=${quoted(authority)};proto=http`;
-      const before = prior('forwarded');
-      head.set('Forwarded', before ? `${before}, ${element}` : element);
+      const before = joined(given.forwarded);
+      head.set('forwarded', before ? `${before}, ${element}` : element);
     }
   }
 }
@@ -85,6 +85,8 @@ function trustList(cidrs: readonly string[]): BlockList {
   }
   return list;
 }
+
+const NOTHING: IncomingMessage['headers'] = {};
 
 const joined = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
 

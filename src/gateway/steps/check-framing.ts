@@ -82,11 +82,18 @@ export function checkFraming(maxHeaders: number): Step {
 
 function repeatedField(req: IncomingMessage): string | null {
   const raw = req.rawHeaders;
+  // Nearly every request carries one of these fields (Host): a second look
+  // only when some name comes twice.
+  let first: string | null = null;
   let seen: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
     const lower = raw[i]!.toLowerCase();
     if (!SINGLE.has(lower)) continue;
-    seen ??= new Set();
+    if (first === null) {
+      first = lower;
+      continue;
+    }
+    seen ??= new Set([first]);
     if (seen.has(lower)) return raw[i]!;
     seen.add(lower);
   }

@@ -26,6 +26,8 @@ async function traced(t: Test, endpoint: string, exporter = 'otlp'): Promise<{ o
       res.writeHead(o.statusCode!, o.headers);
       o.pipe(res);
     });
+    // The gateway's health checks may be mid-request when the test's servers close.
+    upstream.on('error', () => res.destroy());
     req.pipe(upstream);
   });
   const gateway = await gatewayFor(t, hop, {

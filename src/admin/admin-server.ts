@@ -21,7 +21,7 @@ export interface AdminDependencies {
 }
 
 /**
- * The admin listener (SPEC §9), on its own address. `/healthz` and
+ * The admin listener (README, “Admin listener”), on its own address. `/healthz` and
  * `/readyz` answer without the token, as probes must; `/status`,
  * `/metrics` and the status page need it when one is set.
  */

@@ -40,7 +40,7 @@ export interface GatewayStatus {
   readonly origins: readonly OriginStatus[];
 }
 
-/** The `/status` document (SPEC §9): what the gateway knows, as of now. */
+/** The `/status` document (README, “Admin listener”): what the gateway knows, as of now. */
 export function gatewayStatus(origins: Iterable<Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now = Date.now()): GatewayStatus {
   return {
     reservedBytes: ledger.totalReservedBytes(),

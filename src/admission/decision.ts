@@ -22,7 +22,7 @@ export interface VolumeView {
   readonly inodesSinceSnapshot: number;
 }
 
-/** `headroom.reason` values (SPEC §8) the core decision gives. */
+/** `headroom.reason` values (README, “Seeing decisions”) the core decision gives. */
 export type Reason = 'fits' | 'insufficient_storage' | 'too_large' | 'flood_stage' | 'inodes' | 'stale';
 
 /** The figures behind a decision, for the answer's body and the trace. */
@@ -49,7 +49,7 @@ export function reserveOf(amount: Amount, totalBytes: number): number {
   return 'bytes' in amount ? amount.bytes : Math.ceil(amount.share * totalBytes);
 }
 
-/** usable(V) = available − reserve − reserved − written since the snapshot (SPEC §5). */
+/** usable(V) = available − reserve − reserved − written since the snapshot (docs/admission.md). */
 export function usableBytes(snapshot: VolumeSnapshot, view: Pick<VolumeView, 'reservedBytes' | 'writtenSinceSnapshot'>, policy: Pick<PolicyConfig, 'reserve'>): number {
   return snapshot.availableBytes - reserveOf(policy.reserve, snapshot.totalBytes) - view.reservedBytes - view.writtenSinceSnapshot;
 }
@@ -87,7 +87,7 @@ export function stretchOf(usable: number, policy: Pick<PolicyConfig, 'unknownLen
 }
 
 /**
- * The admission decision for one write (SPEC §5), every rule in order:
+ * The admission decision for one write (docs/admission.md), every rule in order:
  *
  * 1. declared size > maxBodySize (when set)               → 413 too_large
  * 2. declared size > capacity (fresh snapshot)            → 413 too_large

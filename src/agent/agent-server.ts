@@ -14,7 +14,7 @@ export interface Agent {
 
 const MOUNT_REFRESH_MS = 60_000;
 
-/** `headroom agent`: reports this host's volumes to gateways (SPEC §3). */
+/** `headroom agent`: reports this host's volumes to gateways (docs/agent.md). */
 export async function startAgent(config: AgentConfig, logger: Logger): Promise<Agent> {
   const mounts = new MountTable();
   await mounts.start(MOUNT_REFRESH_MS);

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { getDiskInfo } from 'node-disk-info';
 import { measureFilesystem } from '../headroom/measure.js';
 
-/** One volume in the agent's answer (SPEC §3). */
+/** One volume in the agent's answer (docs/agent.md). */
 export interface VolumeReport {
   readonly mount: string;
   readonly filesystem: string;

@@ -7,7 +7,7 @@ import { checkStructure } from './structure.js';
 import type { ConfigSource } from './load.js';
 import type { LogLevel } from '../log.js';
 
-/** The agent's configuration (SPEC §3). */
+/** The agent's configuration (docs/agent.md). */
 export interface AgentConfig {
   readonly listen: { readonly host: string; readonly port: number };
   readonly token: string;

@@ -2,7 +2,7 @@ import type convict from 'convict';
 import './formats.js';
 
 /**
- * The configuration's shape (SPEC §2). Every leaf of the gateway schema can
+ * The configuration's shape (README, “Configuration”; config/example.yaml). Every leaf of the gateway schema can
  * also be set from `HEADROOM_<PATH>` (e.g. HEADROOM_POLICY_ONUNKNOWN) or
  * `--<path>` (e.g. --policy.onUnknown); see `withEnvAndArgs`.
  *

@@ -3,7 +3,7 @@ import Negotiator from 'negotiator';
 import { escapeHtml } from './html.js';
 
 /**
- * An answer the gateway makes itself (SPEC §6). What to say is decided by
+ * An answer the gateway makes itself (docs/admission.md, “What a client sees”). What to say is decided by
  * whoever refuses; how it is said — media type, headers — is decided here.
  */
 export interface Problem {

@@ -109,7 +109,7 @@ export class ExchangeTracing {
   }
 }
 
-/** SPEC §8's `headroom.*` attributes for the exchange's decision. */
+/** The `headroom.*` span attributes (README, “Seeing decisions”) for the exchange's decision. */
 export function decisionAttributes(exchange: Exchange): Attributes | null {
   if (exchange.loop) return { 'headroom.decision': 'reject', 'headroom.reason': 'loop' };
   const d = exchange.decision;

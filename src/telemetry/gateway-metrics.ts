@@ -6,7 +6,7 @@ import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { Ledger } from '../ledger/ledger.js';
 
 /**
- * The gateway's metrics (SPEC §8), through the OpenTelemetry metrics API.
+ * The gateway's metrics (README, “Seeing decisions”), through the OpenTelemetry metrics API.
  * Names carry their unit as Prometheus expects (the exporter adds only
  * `_total` to counters):
  * decisions by decision/reason/origin, upstream latency, requests in
@@ -27,7 +27,7 @@ export class GatewayMetrics {
     meter.createObservableGauge('headroom_requests_in_flight', { description: 'Exchanges in progress' }).addCallback((r) => r.observe(inFlight()));
 
     const gauge = (name: string, description: string, unit: string) => meter.createObservableGauge(name, { description, unit });
-    const usable = gauge('headroom_volume_usable_bytes', 'Bytes a write can get now (SPEC §5 usable)', 'By');
+    const usable = gauge('headroom_volume_usable_bytes', 'Bytes a write can get now (usable, docs/admission.md)', 'By');
     const total = gauge('headroom_volume_total_bytes', 'Volume size', 'By');
     const available = gauge('headroom_volume_available_bytes', 'Bytes available to unprivileged writers', 'By');
     const reserved = gauge('headroom_volume_reserved_bytes', 'Bytes reserved for uploads in flight', 'By');

@@ -2,6 +2,7 @@
 // with 1, 100 and 10,000 volumes and 1,000 routes. It must not grow with the number of origins.
 import { loadGatewayConfig } from '../dist/src/config/load.js';
 import { decide } from '../dist/src/admission/decision.js';
+import { viewOf } from '../dist/src/admission/guard.js';
 import { declaredSize, inodesOf } from '../dist/src/admission/write-facts.js';
 import { HeadroomRegistry } from '../dist/src/headroom/registry.js';
 import { MemoryLedger } from '../dist/src/ledger/memory-ledger.js';
@@ -35,15 +36,7 @@ function timeDecisions({ config, table, registry, ledger }, iterations = 200_000
   const once = (i) => {
     const route = table.match(headers.host, paths[i % 3]);
     const state = registry.volume(route.origin.name, route.volume);
-    const view = {
-      snapshot: state.snapshot,
-      flooded: state.flooded,
-      markedFull: state.markedFull,
-      reservedBytes: ledger.reservedBytes(state.key),
-      writtenSinceSnapshot: state.writtenSinceSnapshot,
-      reservedInodes: ledger.reservedInodes(state.key),
-      inodesSinceSnapshot: state.inodesSinceSnapshot,
-    };
+    const view = viewOf(state, ledger);
     const facts = { declaredBytes: declaredSize(headers).bytes, inodes: inodesOf('PUT') };
     const decision = decide(facts, view, config.policy, Date.now());
     ledger.reserve(state.key, decision.reserveBytes, facts.inodes).release();

@@ -7,7 +7,7 @@ import type { GatewayStatus } from '../src/admin/status.js';
 
 const MiB = 1024 * 1024;
 
-t.test('/readyz is 503 before the first fresh snapshot and 200 after; /status has the SPEC shape; the token guards it', async (t) => {
+t.test('/readyz is 503 before the first fresh snapshot and 200 after; /status has the documented shape; the token guards it', async (t) => {
   let ready = false;
   const agentUrl = await serve(t, (_req, res) => {
     if (!ready) {

@@ -200,7 +200,8 @@ function meter(
   };
 }
 
-function viewOf(state: VolumeState, ledger: Ledger): VolumeView {
+/** A volume as the decision sees it: its state with the ledger's holds on it. */
+export function viewOf(state: VolumeState, ledger: Ledger): VolumeView {
   return {
     snapshot: state.snapshot,
     flooded: state.flooded,

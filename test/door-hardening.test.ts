@@ -1,10 +1,8 @@
 import t from 'tap';
-import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { configFor, gatewayFor, startTestGateway } from './helpers/gateway.js';
-import { request, until } from './helpers/http.js';
+import { request, serve, until } from './helpers/http.js';
 import { startRawOrigin } from './helpers/raw-origin.js';
 
 const CRLF = '\r\n';
@@ -21,7 +19,6 @@ t.test('a client that resets its connection after an Upgrade request does not br
     socket.resetAndDestroy();
   }
   t.equal((await request(`${gateway.url}/after`)).status, 200, 'the gateway still answers');
-  t.equal(origin.bytes > 0, true);
   t.same(origin.requests.map((r) => r.target), ['/after'], 'only the plain request reached the origin');
 });
 
@@ -69,17 +66,10 @@ t.test('with listen.maxHeaders above Node’s own 1,000, a framing field past th
 
 t.test('pipelined requests behind a slow one are read ahead only so far', async (t) => {
   let release: (() => void) | null = null;
-  const server = http.createServer((req, res) => {
+  const url = await serve(t, (req, res) => {
     if (req.url === '/hold') release = () => res.end('held');
     else res.end('ok');
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const gateway = await gatewayFor(t, url, { log: { level: 'silent' } });
   const metrics = async (): Promise<number> => {
     const text = (await request(`http://127.0.0.1:${gateway.adminAddress.port}/metrics`)).body.toString();
@@ -105,7 +95,7 @@ t.test('pipelined requests behind a slow one are read ahead only so far', async 
 t.test('a request that waits for a connection to a capped origin still goes out with its exact target and body', async (t) => {
   let release: (() => void) | null = null;
   const seen: Array<[string, string]> = [];
-  const server = http.createServer((req, res) => {
+  const url = await serve(t, (req, res) => {
     if (req.url === '/hold') return void (release = () => res.end('held'));
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString('latin1')));
@@ -114,13 +104,6 @@ t.test('a request that waits for a connection to a capped origin still goes out 
       res.end('ok');
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const gateway = await gatewayFor(t, url, { log: { level: 'silent' }, origins: [{ name: 'files', url, maxSockets: 1 }] });
   const held = request(`${gateway.url}/hold`);
   await until(() => release !== null, 'the only origin connection to be busy');

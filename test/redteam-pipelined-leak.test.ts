@@ -1,13 +1,11 @@
 import t from 'tap';
-import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { gatewayFor } from './helpers/gateway.js';
-import { request, until } from './helpers/http.js';
+import { request, serve, until } from './helpers/http.js';
 
 const MiB = 1024 * 1024;
 
@@ -21,7 +19,7 @@ const MiB = 1024 * 1024;
  * still on a connection ends with it.
  */
 t.test('a pipelined PUT behind a slow response is not run before it, and nothing stays held when the connection dies', async (t) => {
-  const origin = http.createServer((req, res) => {
+  const url = await serve(t, (req, res) => {
     if (req.url === '/slow') {
       res.writeHead(200, { 'content-length': '20' });
       res.write('0123456789'); // and never the rest
@@ -29,13 +27,6 @@ t.test('a pipelined PUT behind a slow response is not run before it, and nothing
     }
     req.resume().on('end', () => res.writeHead(201, { 'content-length': '0' }).end());
   });
-  origin.listen(0, '127.0.0.1');
-  await once(origin, 'listening');
-  t.teardown(() => {
-    origin.closeAllConnections();
-    origin.close();
-  });
-  const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-pipelined-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const gateway = await gatewayFor(t, url, {

@@ -54,7 +54,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'agent': {
       const file = flags.get('config') ?? null;
       if (file === null) fail(`${command} needs --config FILE\n${USAGE}`);
-      if (command === 'proxy') await runProxy(orExit(loadGatewayConfig(source(file))));
+      if (command === 'proxy') await runProxy(orExit(loadGatewayConfig(source(file))), () => loadGatewayConfig(source(file)));
       else await runAgent(orExit(loadAgentConfig(source(file))));
       return;
     }

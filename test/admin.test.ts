@@ -44,6 +44,7 @@ t.test('/readyz is 503 before the first fresh snapshot and 200 after; /status ha
   await until(async () => (await request(`${admin}/readyz`)).status === 200, '/readyz to turn 200');
   const status = JSON.parse((await request(`${admin}/status`, auth)).body.toString());
   t.match(status, {
+    generation: 1,
     reservedBytes: 0,
     origins: [{
       name: 'files',
@@ -55,6 +56,7 @@ t.test('/readyz is 503 before the first fresh snapshot and 200 after; /status ha
 
 t.test('the status page draws one bar per volume with used, reserved, the reserve and the flood marks', async (t) => {
   const status: GatewayStatus = {
+    generation: 1,
     reservedBytes: 2 * MiB,
     floodStage: 0.97,
     floodRelease: 0.93,

@@ -6,6 +6,7 @@ import { bearerAllows } from '../http/bearer.js';
 import type { GatewayStatus } from './status.js';
 import { readiness } from './status.js';
 import { statusPage } from './status-page.js';
+import type { ReloadResult } from '../gateway/gateway.js';
 import type { Origin } from '../gateway/origin.js';
 
 export interface AdminServer {
@@ -14,16 +15,21 @@ export interface AdminServer {
 }
 
 export interface AdminDependencies {
-  readonly origins: Iterable<Origin>;
+  /** The running configuration's `admin.token` ('' = none): a reload may change it. */
+  readonly token: () => string;
+  readonly origins: () => ReadonlyMap<string, Origin>;
   readonly status: () => GatewayStatus;
   /** Prometheus text, when metrics are on. */
   readonly metrics: ((req: IncomingMessage, res: ServerResponse) => void) | null;
+  /** What SIGHUP does: reads the configuration again and swaps it in when valid. */
+  readonly reload: () => Promise<ReloadResult>;
 }
 
 /**
- * The admin listener (README, “Admin listener”), on its own address. `/healthz` and
+ * The admin listener (docs/admin.md), on its own address. `/healthz` and
  * `/readyz` answer without the token, as probes must; `/status`,
- * `/metrics` and the status page need it when one is set.
+ * `/metrics` and the status page need it when one is set; `POST /reload`
+ * needs one set, and sent.
  */
 export async function startAdmin(config: AdminConfig, deps: AdminDependencies): Promise<AdminServer> {
   const send = (res: ServerResponse, status: number, type: string, body: string, headers: http.OutgoingHttpHeaders = {}): void => {
@@ -34,19 +40,30 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/reload') return reload(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD' });
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
-      const ready = readiness(deps.status(), deps.origins);
+      const ready = readiness(deps.status(), deps.origins());
       return json(res, ready.ready ? 200 : 503, { status: ready.ready ? 'ready' : 'not ready', waitingFor: ready.waitingFor });
     }
-    if (!bearerAllows(req.headers, config.token)) {
-      return send(res, 401, 'application/json', JSON.stringify({ error: 'unauthorized', detail: 'send Authorization: Bearer <admin.token>' }), { 'www-authenticate': 'Bearer realm="headroom-admin"' });
-    }
+    if (!bearerAllows(req.headers, deps.token())) return unauthorized(res);
     if (path === '/status') return json(res, 200, deps.status());
     if (path === '/metrics' && deps.metrics) return deps.metrics(req, res);
     if (path === '/') return send(res, 200, 'text/html; charset=utf-8', statusPage(deps.status()));
     return json(res, 404, { error: 'not_found', detail: 'try /, /status, /metrics, /healthz or /readyz' });
+  };
+
+  const unauthorized = (res: ServerResponse): void =>
+    send(res, 401, 'application/json', JSON.stringify({ error: 'unauthorized', detail: 'send Authorization: Bearer <admin.token>' }), { 'www-authenticate': 'Bearer realm="headroom-admin"' });
+
+  /** POST /reload: as SIGHUP. Never open: without a token anyone who reaches the listener could swap the configuration in. */
+  const reload = (req: IncomingMessage, res: ServerResponse): void => {
+    req.resume();
+    if (req.method !== 'POST') return send(res, 405, 'text/plain', 'POST only\n', { allow: 'POST' });
+    if (deps.token() === '') return json(res, 403, { error: 'forbidden', detail: 'POST /reload needs admin.token to be set; or send the process SIGHUP' });
+    if (!bearerAllows(req.headers, deps.token())) return unauthorized(res);
+    void deps.reload().then((result) => json(res, result.ok ? 200 : 422, result.ok ? { status: 'reloaded', generation: result.generation, changed: result.changed } : { error: 'config_invalid', generation: result.generation, problems: result.problems }));
   };
 
   const server = http.createServer(handle);

@@ -34,6 +34,8 @@ export interface OriginStatus {
 }
 
 export interface GatewayStatus {
+  /** The configuration's generation: 1 at start, one more per reload. */
+  readonly generation: number;
   readonly reservedBytes: number;
   readonly floodStage: number;
   readonly floodRelease: number;
@@ -41,12 +43,13 @@ export interface GatewayStatus {
 }
 
 /** The `/status` document (README, “Admin listener”): what the gateway knows, as of now. */
-export function gatewayStatus(origins: Iterable<Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now = Date.now()): GatewayStatus {
+export function gatewayStatus(generation: number, origins: ReadonlyMap<string, Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now = Date.now()): GatewayStatus {
   return {
+    generation,
     reservedBytes: ledger.totalReservedBytes(),
     floodStage: policy.floodStage,
     floodRelease: policy.floodRelease,
-    origins: [...origins].map((origin) => ({
+    origins: [...origins.values()].map((origin) => ({
       name: origin.name,
       url: origin.config.url,
       healthy: origin.health?.healthy ?? null,
@@ -80,11 +83,10 @@ export function gatewayStatus(origins: Iterable<Origin>, registry: HeadroomRegis
 }
 
 /** Ready: every origin with a source has a fresh snapshot, and every checked origin is up. */
-export function readiness(status: GatewayStatus, origins: Iterable<Origin>): { ready: boolean; waitingFor: string[] } {
+export function readiness(status: GatewayStatus, origins: ReadonlyMap<string, Origin>): { ready: boolean; waitingFor: string[] } {
   const waitingFor: string[] = [];
-  const byName = new Map([...origins].map((o) => [o.name, o]));
   for (const o of status.origins) {
-    const config = byName.get(o.name)!.config.headroom;
+    const config = origins.get(o.name)!.config.headroom;
     if ((config.local || config.agent) && !o.volumes.some((v) => v.fresh)) waitingFor.push(`${o.name}: no fresh snapshot`);
     if (config.health && o.healthy !== true) waitingFor.push(`${o.name}: not healthy`);
   }

@@ -1,4 +1,5 @@
 import type { AgentConfig } from '../config/agent-config.js';
+import type { ConfigResult } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import { createLogger, flushLog, type Logger } from '../log.js';
 
@@ -18,11 +19,19 @@ function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
   process.once('SIGINT', onSignal);
 }
 
-/** `headroom proxy`: the gateway; a signal drains in-flight exchanges first. */
-export async function runProxy(config: GatewayConfig): Promise<void> {
+/**
+ * `headroom proxy`: the gateway. SIGHUP reloads the configuration, read by
+ * `load` as at start (docs/reload.md); SIGTERM or SIGINT drains in-flight
+ * exchanges first, then exits.
+ */
+export async function runProxy(config: GatewayConfig, load: () => ConfigResult): Promise<void> {
   const { startGateway } = await import('../gateway/gateway.js');
   const logger = createLogger(config.log.level);
-  const gateway = await startGateway(config, { logger });
+  const gateway = await startGateway(config, { logger, load });
+  process.on('SIGHUP', () => {
+    logger.info({ msg: 'reloading', signal: 'SIGHUP' });
+    void gateway.reload();
+  });
   stopOnSignals(logger, () => gateway.shutdown());
 }
 

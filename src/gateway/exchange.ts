@@ -3,6 +3,7 @@ import type { Span } from '@opentelemetry/api';
 import type { Decision } from '../admission/decision.js';
 import type { Problem } from '../http/problem.js';
 import type { RequestTarget } from '../http/request-target.js';
+import type { Generation } from './generation.js';
 import type { Route } from './route-table.js';
 
 /** Where a COPY or MOVE puts its result. */
@@ -67,6 +68,10 @@ export class Exchange {
     readonly res: ServerResponse,
     /** The client sent `Expect: 100-continue` and is waiting for our word. */
     readonly expectsContinue: boolean,
+    /** The configuration the exchange runs on to its end, whatever a reload swaps in meanwhile. */
+    readonly generation: Generation,
+    /** The listener it arrived on; a retiring one closes connections after their answers. */
+    readonly listener: { readonly retiring: boolean },
   ) {}
 
   get ended(): boolean {

@@ -1,52 +1,62 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { once } from 'node:events';
+import type { ConfigResult } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { discardBody } from '../http/linger.js';
-import { sendProblem, sendProblemOnSocket, type Signature } from '../http/own-answer.js';
+import { sendProblem, sendProblemOnSocket } from '../http/own-answer.js';
 import type { Problem } from '../http/problem.js';
-import { viaEntry } from '../http/via.js';
-import { ForwardingHeaders } from '../http/forwarding.js';
 import { logAccess } from './access-log.js';
-import { clientErrorProblem } from './client-error.js';
 import { ClientConnection } from './client-connection.js';
+import { ClientListener } from './client-listener.js';
+import { configChanges, restartOnly } from './config-changes.js';
 import { Exchange } from './exchange.js';
-import { createOrigin } from './origin.js';
-import { RouteTable } from './route-table.js';
+import { buildGeneration, type Generation } from './generation.js';
+import type { Origin } from './origin.js';
 import type { Step } from './step.js';
-import { checkFraming } from './steps/check-framing.js';
-import { detectLoop } from './steps/detect-loop.js';
-import { selectRoute } from './steps/select-route.js';
 import { Upstream } from './upstream.js';
-import { capConnections, serverTimeouts } from './listener-limits.js';
-import { storageGuard } from '../admission/guard.js';
 import { HeadroomRegistry } from '../headroom/registry.js';
-import { startSources } from '../headroom/sources.js';
-import { startAdmin } from '../admin/admin-server.js';
+import { SourceSet } from '../headroom/sources.js';
+import { startAdmin, type AdminServer } from '../admin/admin-server.js';
 import { gatewayStatus } from '../admin/status.js';
 import { startProviders } from '../telemetry/providers.js';
 import { ExchangeTracing } from '../telemetry/exchange-tracing.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
-import { checkHealth } from './steps/check-health.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { MemoryLedger } from '../ledger/memory-ledger.js';
-
-/** Set once the parser refused the connection's bytes. */
-const REFUSED = Symbol('headroom.refused');
-type RefusedSocket = Socket & { [REFUSED]?: boolean };
 
 export interface GatewayOptions {
   readonly logger: Logger;
   /** Steps that run after the storage guard, before forwarding. */
   readonly steps?: readonly Step[];
+  /** Reservations of admitted writes; a memory ledger of this process when not given. */
+  readonly ledger?: Ledger;
+  /**
+   * Reads the configuration again, as at start (file, environment, flags),
+   * for a reload; without it a reload has nothing to read and is refused.
+   */
+  readonly load?: () => ConfigResult;
 }
+
+/** How a reload went: the new generation, or why the running one stays. */
+export type ReloadResult =
+  | { readonly ok: true; readonly generation: number; readonly changed: readonly string[] }
+  | { readonly ok: false; readonly generation: number; readonly problems: readonly string[] };
 
 export interface Gateway {
   readonly address: AddressInfo;
   readonly adminAddress: AddressInfo;
   readonly registry: HeadroomRegistry;
   readonly ledger: Ledger;
+  /** The generation new exchanges start on. */
+  readonly generation: number;
+  /**
+   * Reads the configuration again (`options.load`) and, when it is valid,
+   * swaps it in: new exchanges take it, those in flight finish on theirs.
+   * A broken one leaves the running generation untouched. Reloads run one
+   * at a time.
+   */
+  reload(): Promise<ReloadResult>;
   /**
    * Stops accepting connections, lets in-flight exchanges finish for up to
    * `listen.drainTimeout`, then closes whatever is left.
@@ -54,27 +64,23 @@ export interface Gateway {
   shutdown(): Promise<void>;
 }
 
+/**
+ * The gateway: what lives as long as the process — listeners, the volume
+ * registry, the ledger, telemetry, the sources — and the generation of
+ * configuration each exchange runs on (generation.ts).
+ */
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
-  const origins = new Map(config.origins.map((o) => [o.name, createOrigin(o)] as const));
-  const pseudonym = config.via.enabled ? config.via.pseudonym : null;
-  const signature: Signature = { via: pseudonym && viaEntry('1.1', pseudonym), server: config.headers.server };
-  const linger = { time: config.listen.lingerTime, bytes: config.listen.lingerBytes };
-
   const registry = new HeadroomRegistry(config.policy);
-  const ledger = new MemoryLedger();
+  const ledger = options.ledger ?? new MemoryLedger();
   const telemetry = await startProviders(config.telemetry);
-  const stopSources = startSources(origins.values(), config.routes, registry, logger, telemetry.tracer);
+  const sources = new SourceSet(registry, logger, telemetry.tracer);
+  const build = (number: number, next: GatewayConfig, previous: Generation | null): Generation =>
+    buildGeneration(number, next, { registry, ledger, previous: previous?.origins ?? new Map(), extraSteps: options.steps ?? [] });
 
-  const steps: readonly Step[] = [
-    checkFraming(config.listen.maxHeaders),
-    ...(pseudonym ? [detectLoop(pseudonym)] : []),
-    selectRoute(new RouteTable(config.routes, origins), config.listen.encodedSlashes),
-    checkHealth,
-    storageGuard({ registry, ledger, policy: config.policy }),
-    ...(options.steps ?? []),
-  ];
-
+  let current = build(1, config, null);
+  /** Generations a reload replaced whose exchanges are still in flight. */
+  const retiring = new Set<Generation>();
   // A count rather than a set of exchanges: nothing needs to enumerate them
   // (draining is a flag each answer reads), and every request would enter
   // and leave the set.
@@ -85,28 +91,26 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   /** An answer on a bare socket, then a half-close; it is let go of after the linger time whatever the client does. */
   const answerOnSocket = (socket: Socket, problem: Problem): void => {
     if (!socket.writable) return void socket.destroy();
-    sendProblemOnSocket(socket, problem, signature);
-    setTimeout(() => socket.destroy(), linger.time).unref();
+    sendProblemOnSocket(socket, problem, current.signature);
+    setTimeout(() => socket.destroy(), current.linger.time).unref();
   };
 
   const answer = (exchange: Exchange, problem: Problem): void => {
-    const { req, res } = exchange;
+    const { req, res, generation } = exchange;
     if (res.headersSent || res.destroyed) return;
-    if (draining || problem.closes) res.setHeader('Connection', 'close');
-    sendProblem(req, res, problem, signature);
+    if (closing(exchange) || problem.closes) res.setHeader('Connection', 'close');
+    sendProblem(req, res, problem, generation.signature);
     // Also after a refused 100-continue: Node closes that connection, and a
     // client that did not wait for our word is still sending.
-    discardBody(req, linger);
+    discardBody(req, generation.linger);
   };
+  const closing = (exchange: Exchange): boolean => draining || exchange.listener.retiring;
 
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
-  const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, config.policy, () => inFlight);
+  const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, () => current.config.policy, () => inFlight);
 
-  const forwarding = new ForwardingHeaders({ xForwarded: config.headers.xForwarded, forwarded: config.headers.forwarded, trustedProxies: config.trustedProxies });
   const upstream = new Upstream({
-    head: { pseudonym, forwarding },
-    body: { idleTimeout: config.listen.bodyIdleTimeout, minRate: config.listen.minBodyRate },
-    closing: () => draining,
+    closing,
     onFailure: answer,
     observer: {
       forwarding: (exchange, head) => {
@@ -123,7 +127,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const proceed = (exchange: Exchange): void => {
     if (exchange.expectsContinue) exchange.res.writeContinue();
-    upstream.forward(exchange);
+    upstream.forward(exchange, exchange.generation.forward);
   };
 
   const failed = (exchange: Exchange, err: unknown): void => {
@@ -132,6 +136,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
 
   const run = (exchange: Exchange, from: number): void => {
+    const steps = exchange.generation.steps;
     for (let i = from; i < steps.length; i++) {
       let outcome: ReturnType<Step>;
       try {
@@ -161,106 +166,168 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     run(exchange, 0);
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void => {
-    const exchange = new Exchange(req, res, expectsContinue);
+  /** Forgets what only drained generations used: their origins' pools, their volumes. */
+  const collect = (): void => {
+    const live = [current, ...retiring];
+    registry.retain((state) => live.some((g) => g.volumeKeys.has(state.key)));
+    const pools = new Set(live.flatMap((g) => [...g.origins.values()].map((o) => o.agent)));
+    for (const gone of drainedOrigins) if (!pools.has(gone.agent)) gone.agent.destroy();
+    drainedOrigins.clear();
+  };
+  const drainedOrigins = new Set<Origin>();
+  const generationEnded = (generation: Generation): void => {
+    retiring.delete(generation);
+    for (const origin of generation.origins.values()) drainedOrigins.add(origin);
+    collect();
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, listener: ClientListener): void => {
+    const generation = current;
+    const exchange = new Exchange(req, res, expectsContinue, generation, listener);
     tracing?.start(exchange);
     inFlight++;
-    if (draining) res.setHeader('Connection', 'close');
+    generation.inFlight++;
+    if (closing(exchange)) res.setHeader('Connection', 'close');
     exchange.onEnd(() => {
       upstream.clientClosed(exchange);
       inFlight--;
       tracing?.end(exchange);
       metrics.exchangeEnded(exchange);
       logAccess(logger, exchange);
+      if (--generation.inFlight === 0 && generation !== current) generationEnded(generation);
       if (inFlight === 0) drained?.();
     });
     res.once('close', () => exchange.end());
     ClientConnection.of(req.socket)!.admit(exchange);
   };
 
-  const server = http.createServer({
-    maxHeaderSize: config.listen.maxHeaderSize,
-    requireHostHeader: false, // checked in checkFraming, so that the 400 is our own answer
-    ...serverTimeouts(config.listen),
-  });
-  capConnections(server, config.listen.maxConnections, logger);
-  // Node would keep only the first fields in req.headers while its parser
-  // frames the body by all of them; the door counts them instead (checkFraming).
-  server.maxHeadersCount = 0;
-  server.on('request', (req, res) => handle(req, res, false));
-  server.on('checkContinue', (req, res) => handle(req, res, true));
-  // Refused at the door (checkFraming), as an exchange like any other.
-  server.on('checkExpectation', (req, res) => handle(req, res, false));
-  server.on('connection', (socket: Socket) => ClientConnection.attach(socket, start));
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: RefusedSocket) => {
-    // Node's parser reports again on every later read of a broken connection.
-    if (socket[REFUSED]) return;
-    socket[REFUSED] = true;
-    const problem = clientErrorProblem(err, socket);
-    logger.info({ msg: 'refused at the parser', code: err.code, status: problem?.status, client: socket.remoteAddress });
-    const connection = ClientConnection.of(socket);
-    if (!problem || !connection) return void socket.destroy();
-    const reading = connection.reading;
-    if (reading && !reading.req.complete) {
-      // Broken inside a body (chunk syntax, say): the origin sees an
-      // incomplete request, and the client the reason, then the connection closes.
-      if (reading.res.headersSent) return void socket.destroy();
-      reading.res.setHeader('Connection', 'close');
-      reading.cut(problem);
-      return connection.finishWith(() => undefined);
-    }
-    // Bytes past complete requests that do not parse (a body longer than
-    // its Content-Length, say): those requests are answered, then this
-    // refusal, and the connection closes; the stray bytes go nowhere.
-    connection.finishWith(() => answerOnSocket(socket, problem));
-  });
-  // Node hands over the socket of a request that asks to switch protocols
-  // (or CONNECT), and reads nothing more of it as HTTP: refused, after the
-  // requests before it are answered.
-  const refuseSwitch = (req: IncomingMessage, socket: Socket): void => {
-    // Node has taken its own listeners off the socket it hands over.
-    socket.on('error', () => socket.destroy());
-    const problem = switchRefused(req);
-    const connection = ClientConnection.of(socket);
-    if (connection) connection.finishWith(() => answerOnSocket(socket, problem));
-    else answerOnSocket(socket, problem);
-  };
-  server.on('upgrade', refuseSwitch);
-  server.on('connect', refuseSwitch);
+  const handlers = { request: handle, start, answerOnSocket };
+  let listener = await ClientListener.open(config.listen, handlers, logger);
+  const retiringListeners = new Set<Promise<void>>();
+  sources.update(current.origins.values(), config.routes);
 
-  server.listen(config.listen.port, config.listen.host);
-  await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  const admin = await startAdmin(config.admin, {
-    origins: [...origins.values()],
-    status: () => gatewayStatus(origins.values(), registry, ledger, config.policy),
-    metrics: telemetry.metricsHandler,
-  });
-  logger.info({ msg: 'gateway listening', host: address.address, port: address.port, admin: `${admin.address.address}:${admin.address.port}`, origins: [...origins.keys()] });
+  const status = () => gatewayStatus(current.number, originsShown(current, retiring), registry, ledger, current.config.policy);
+  const openAdmin = (at: GatewayConfig['admin']): Promise<AdminServer> =>
+    startAdmin(at, {
+      token: () => current.config.admin.token,
+      origins: () => originsShown(current, retiring),
+      status,
+      metrics: telemetry.metricsHandler,
+      reload: () => reload(),
+    });
+  let admin = await openAdmin(config.admin);
+  logger.info({ msg: 'gateway listening', host: listener.address.address, port: listener.address.port, admin: `${admin.address.address}:${admin.address.port}`, origins: [...current.origins.keys()], generation: 1 });
+
+  /** Swaps in a validated configuration; throws (and changes nothing) when its new address cannot be bound. */
+  const swap = async (next: GatewayConfig): Promise<readonly string[]> => {
+    const before = current.config;
+    const changed = configChanges(before, next);
+    const moved = next.listen.host !== before.listen.host || next.listen.port !== before.listen.port;
+    const adminMoved = next.admin.host !== before.admin.host || next.admin.port !== before.admin.port;
+    const newListener = moved ? await ClientListener.open(next.listen, handlers, logger) : null;
+    let newAdmin: AdminServer | null = null;
+    try {
+      newAdmin = adminMoved ? await openAdmin(next.admin) : null;
+    } catch (err) {
+      await newListener?.retire(0);
+      throw err;
+    }
+    const old = current;
+    current = build(old.number + 1, next, old);
+    if (old.inFlight > 0) retiring.add(old);
+    else for (const origin of old.origins.values()) drainedOrigins.add(origin);
+    registry.setMarks(next.policy);
+    logger.level = next.log.level;
+    sources.update(current.origins.values(), next.routes);
+    if (newListener) {
+      const retired = listener.retire(next.listen.drainTimeout);
+      retiringListeners.add(retired);
+      void retired.finally(() => retiringListeners.delete(retired));
+      listener = newListener;
+    } else {
+      listener.apply(next.listen, logger);
+    }
+    if (newAdmin) {
+      const oldAdmin = admin;
+      admin = newAdmin;
+      void oldAdmin.close();
+    }
+    collect();
+    for (const section of restartOnly(before, next)) logger.warn({ msg: `${section} settings take effect at the next restart, not on reload`, section });
+    return changed;
+  };
+
+  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, generation: 1, changed: [] });
+  const reloadOnce = async (): Promise<ReloadResult> => {
+    if (draining) return { ok: false, generation: current.number, problems: ['the gateway is stopping'] };
+    const read: ConfigResult = options.load ? options.load() : { ok: false, problems: ['this gateway was started without a configuration to read again'] };
+    if (!read.ok) {
+      for (const problem of read.problems) logger.error({ msg: `reload refused: ${problem}` });
+      logger.error({ msg: 'reload refused: the running configuration stays', generation: current.number, problems: read.problems.length });
+      return { ok: false, generation: current.number, problems: read.problems };
+    }
+    try {
+      const changed = await swap(read.config);
+      logger.info({ msg: 'reloaded', generation: current.number, changed });
+      return { ok: true, generation: current.number, changed };
+    } catch (err) {
+      const problem = `the new address could not be bound: ${(err as Error).message}`;
+      logger.error({ msg: `reload refused: ${problem}`, generation: current.number });
+      return { ok: false, generation: current.number, problems: [problem] };
+    }
+  };
+  const reload = (): Promise<ReloadResult> => (reloading = reloading.then(reloadOnce, reloadOnce));
 
   const stop = async (): Promise<void> => {
     draining = true;
-    const closed = new Promise((resolve) => server.close(resolve));
+    await reloading;
+    const drainTimeout = current.config.listen.drainTimeout;
+    const closed = listener.retire(drainTimeout);
     // Exchanges in flight close their connections when they answer (see `closing`).
     if (inFlight > 0) {
       const allDone = new Promise<void>((resolve) => (drained = resolve));
-      const deadline = new Promise<void>((resolve) => setTimeout(resolve, config.listen.drainTimeout).unref());
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, drainTimeout).unref());
       await Promise.race([allDone, deadline]);
       if (inFlight > 0) logger.warn({ msg: 'drain timeout: closing exchanges still in flight', inFlight });
     }
-    server.closeAllConnections();
-    await closed;
+    listener.closeAll();
+    await Promise.all([closed, ...retiringListeners]);
     upstream.close();
-    stopSources();
+    sources.stop();
     await admin.close();
     const telemetryError = await telemetry.shutdown();
     if (telemetryError) logger.warn({ msg: 'telemetry could not be flushed', error: telemetryError });
-    for (const origin of origins.values()) origin.agent.destroy();
+    for (const g of [current, ...retiring]) for (const origin of g.origins.values()) origin.agent.destroy();
   };
 
   let stopping: Promise<void> | null = null;
   const shutdown = (): Promise<void> => (stopping ??= stop()); // a second signal waits for the first drain
-  return { address, adminAddress: admin.address, registry, ledger, shutdown };
+  return {
+    get address() {
+      return listener.address;
+    },
+    get adminAddress() {
+      return admin.address;
+    },
+    get generation() {
+      return current.number;
+    },
+    registry,
+    ledger,
+    reload,
+    shutdown,
+  };
+}
+
+/**
+ * The origins `/status` shows: the current configuration's, then those
+ * only a replaced one still has exchanges on (until they end).
+ */
+function originsShown(current: Generation, retiring: ReadonlySet<Generation>): Generation['origins'] {
+  if (retiring.size === 0) return current.origins;
+  const shown = new Map(current.origins);
+  for (const g of retiring) for (const [name, origin] of g.origins) if (!shown.has(name)) shown.set(name, origin);
+  return shown;
 }
 
 const internalError: Problem = {
@@ -269,21 +336,3 @@ const internalError: Problem = {
   detail: 'The gateway failed while deciding about this request; it was not forwarded.',
   suggestedAction: 'Retry; if it persists, report it with the gateway’s log.',
 };
-
-function switchRefused(req: IncomingMessage): Problem {
-  if (req.method === 'CONNECT') {
-    return {
-      status: 501,
-      error: 'connect_not_supported',
-      detail: 'CONNECT is not carried out: this gateway is a reverse proxy for its origins, not a tunnel.',
-      suggestedAction: 'Send requests for the origin’s resources to this gateway directly.',
-    };
-  }
-  return {
-    status: 501,
-    error: 'upgrade_not_supported',
-    detail: `Switching protocols (Upgrade: ${String(req.headers.upgrade ?? '')}) is not carried through this gateway.`,
-    suggestedAction: 'Send the request without Upgrade (curl: --http1.1).',
-  };
-}
-

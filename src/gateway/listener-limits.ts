@@ -57,22 +57,28 @@ function currentOpenFileLimit(): number | null {
 /** How often, at most, that new connections were closed at the cap is logged. */
 const DROP_REPORT_INTERVAL = 60_000;
 
+const CAPPED = Symbol('headroom.capped');
+type Capped = Server & { [CAPPED]?: true };
+
 /**
  * Caps the server's connections; Node closes each new one past the cap
- * as soon as it is accepted. The cap is logged at start, and reaching it
- * is logged at most once a minute, with how many were closed meanwhile.
+ * as soon as it is accepted. The cap is logged when set (at start, and by
+ * a reload that changes it), and reaching it at most once a minute, with
+ * how many were closed meanwhile.
  */
 export function capConnections(server: Server, setting: number | 'auto', logger: Logger): void {
   const cap = connectionCap(setting);
-  logger.info({ msg: 'connection cap', maxConnections: cap || null, derived: setting === 'auto' });
-  if (cap === 0) return;
-  server.maxConnections = cap;
+  const before = server.maxConnections || 0;
+  server.maxConnections = cap; // 0: Node applies no cap
+  if (before !== cap || !(server as Capped)[CAPPED]) logger.info({ msg: 'connection cap', maxConnections: cap || null, derived: setting === 'auto' });
+  if ((server as Capped)[CAPPED]) return;
+  (server as Capped)[CAPPED] = true;
   let closed = 0;
   let quiet: NodeJS.Timeout | null = null;
   server.on('drop', () => {
     closed++;
     if (quiet) return;
-    logger.warn({ msg: 'connection cap reached: new connections are closed (listen.maxConnections)', maxConnections: cap, closed });
+    logger.warn({ msg: 'connection cap reached: new connections are closed (listen.maxConnections)', maxConnections: server.maxConnections, closed });
     closed = 0;
     quiet = setTimeout(() => (quiet = null), DROP_REPORT_INTERVAL);
     quiet.unref();

@@ -21,9 +21,16 @@ export interface Origin {
 /** Bytes an upstream connection buffers before the client's upload is paused. */
 export const UPSTREAM_WRITE_BUFFER = 128 * 1024;
 
-export function createOrigin(config: OriginConfig): Origin {
+/**
+ * The origin for `config`. Given the origin of the same name from the
+ * configuration before a reload, it keeps what still applies: the
+ * connection pool when the address and its cap are unchanged, the health
+ * state when the checks are, the agent polls' status while there is an agent.
+ */
+export function createOrigin(config: OriginConfig, previous: Origin | null = null): Origin {
   const url = new URL(config.url);
   const secure = url.protocol === 'https:';
+  const same = (pick: (c: OriginConfig) => unknown): boolean => previous !== null && JSON.stringify(pick(previous.config)) === JSON.stringify(pick(config));
   // Node hands the agent's options on to each connection (net.Socket, TLS).
   const options: http.AgentOptions & { writableHighWaterMark: number } = {
     keepAlive: true,
@@ -45,8 +52,11 @@ export function createOrigin(config: OriginConfig): Origin {
       port: url.port || (secure ? '443' : '80'),
       path: url.pathname === '/' ? '' : url.pathname,
     },
-    agent: secure ? new https.Agent(options) : new http.Agent(options),
-    health: config.headroom.health ? new OriginHealth(config.headroom.health.rise, config.headroom.health.fall) : null,
-    agentStatus: config.headroom.agent ? new SourceStatus() : null,
+    agent: previous && same(poolSettings) ? previous.agent : secure ? new https.Agent(options) : new http.Agent(options),
+    health: !config.headroom.health ? null : previous?.health && same((c) => c.headroom.health) ? previous.health : new OriginHealth(config.headroom.health.rise, config.headroom.health.fall),
+    agentStatus: !config.headroom.agent ? null : (previous?.agentStatus ?? new SourceStatus()),
   };
 }
+
+/** What an origin's connection pool is made from. */
+const poolSettings = (c: OriginConfig): unknown => [new URL(c.url).origin, c.maxSockets];

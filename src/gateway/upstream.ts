@@ -9,13 +9,17 @@ import { OutgoingHead, type HeadOptions } from './outgoing-head.js';
 import type { Exchange, UpstreamFailure } from './exchange.js';
 import type { Problem } from '../http/problem.js';
 
-export interface UpstreamOptions {
+/** What a configuration says about forwarding; each exchange is forwarded by its own generation's. */
+export interface ForwardSettings {
   /** How the head toward origins is made (Via, forwarding headers). */
   readonly head: Omit<HeadOptions, 'basePath'>;
   /** How slow a request body may be before the upload is cut with 408. */
   readonly body: BodyLimits;
-  /** True while the gateway drains: responses then close their connections. */
-  readonly closing: () => boolean;
+}
+
+export interface UpstreamOptions {
+  /** True while the exchange's listener drains: its response then closes the connection. */
+  readonly closing: (exchange: Exchange) => boolean;
   /** Called when the exchange with the origin fails before a response started. */
   readonly onFailure: (exchange: Exchange, problem: Problem) => void;
   readonly observer: UpstreamObserver;
@@ -30,7 +34,7 @@ export interface UpstreamObserver {
 }
 
 const EXCHANGE = Symbol('headroom.exchange');
-type Tracked = IncomingMessage & { [EXCHANGE]?: { exchange: Exchange; head: OutgoingHead; body: OutgoingBody } };
+type Tracked = IncomingMessage & { [EXCHANGE]?: { exchange: Exchange; head: OutgoingHead; body: OutgoingBody; settings: ForwardSettings } };
 
 /**
  * Streams an admitted request to its origin and the response back, on
@@ -57,13 +61,13 @@ export class Upstream {
     this.#proxy.on('error', () => undefined);
   }
 
-  forward(exchange: Exchange): void {
+  forward(exchange: Exchange, settings: ForwardSettings): void {
     const { req, res } = exchange;
     const origin = exchange.route!.origin;
-    const head = new OutgoingHead(exchange, { ...this.#options.head, basePath: origin.target.path ?? '' });
+    const head = new OutgoingHead(exchange, { ...settings.head, basePath: origin.target.path ?? '' });
     this.#options.observer.forwarding(exchange, head);
-    const body = outgoingBody(exchange, this.#options.body, origin.agent.maxSockets !== Infinity);
-    (req as Tracked)[EXCHANGE] = { exchange, head, body };
+    const body = outgoingBody(exchange, settings.body, origin.agent.maxSockets !== Infinity);
+    (req as Tracked)[EXCHANGE] = { exchange, head, body, settings };
     // http-proxy copies the request's fields into its own: for that moment
     // they are the head's, so the engine's request carries exactly them.
     const own = req.headers;
@@ -120,13 +124,13 @@ export class Upstream {
   }
 
   #onProxyRes(proxyRes: IncomingMessage, req: Tracked, res: ServerResponse): void {
-    const { exchange } = req[EXCHANGE]!;
+    const { exchange, settings } = req[EXCHANGE]!;
     this.#options.observer.answered(exchange, proxyRes.statusCode ?? 0);
     exchange.onOriginStatus?.(proxyRes.statusCode ?? 0);
     const headers = withoutHopByHop(proxyRes.headers);
-    const pseudonym = this.#options.head.pseudonym;
+    const pseudonym = settings.head.pseudonym;
     if (pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, pseudonym));
-    if (this.#options.closing()) headers.connection = 'close';
+    if (this.#options.closing(exchange)) headers.connection = 'close';
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
     proxyRes.pipe(res);
     // An origin that breaks off mid-response must not look like a complete one.

@@ -6,10 +6,17 @@ export class HeadroomRegistry {
   readonly #volumes = new Map<string, VolumeState>();
   /** The same states by origin, so that per-origin questions (asked per write) never scan every volume. */
   readonly #byOrigin = new Map<string, VolumeState[]>();
-  readonly #marks: FloodMarks;
+  /** One object every volume state reads, so that a reload's new marks reach them all. */
+  readonly #marks: { floodStage: number; floodRelease: number };
 
   constructor(marks: FloodMarks) {
-    this.#marks = marks;
+    this.#marks = { floodStage: marks.floodStage, floodRelease: marks.floodRelease };
+  }
+
+  /** Flood marks from a reloaded policy; each volume applies them at its next snapshot. */
+  setMarks(marks: FloodMarks): void {
+    this.#marks.floodStage = marks.floodStage;
+    this.#marks.floodRelease = marks.floodRelease;
   }
 
   /** The volume's state, created on first use (a source or a route may name it first). */
@@ -32,6 +39,20 @@ export class HeadroomRegistry {
 
   all(): IterableIterator<VolumeState> {
     return this.#volumes.values();
+  }
+
+  /**
+   * Drops every volume `keep` refuses: after a reload, once no exchange
+   * started under an older configuration is left to use them.
+   */
+  retain(keep: (state: VolumeState) => boolean): void {
+    for (const [key, state] of this.#volumes) {
+      if (keep(state)) continue;
+      this.#volumes.delete(key);
+      const ofOrigin = this.#byOrigin.get(state.origin)!.filter((s) => s !== state);
+      if (ofOrigin.length > 0) this.#byOrigin.set(state.origin, ofOrigin);
+      else this.#byOrigin.delete(state.origin);
+    }
   }
 
   /** The volumes known for one origin, in the order they were first seen. */

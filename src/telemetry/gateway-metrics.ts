@@ -17,7 +17,7 @@ export class GatewayMetrics {
   readonly #decisions: Counter;
   readonly #upstream: Histogram;
 
-  constructor(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, inFlight: () => number) {
+  constructor(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number) {
     this.#decisions = meter.createCounter('headroom_decisions', { description: 'Admission decisions about writes' });
     this.#upstream = meter.createHistogram('headroom_upstream_duration_seconds', {
       description: 'Time from forwarding a request to the start of the origin’s response',
@@ -36,6 +36,7 @@ export class GatewayMetrics {
     meter.addBatchObservableCallback(
       (r) => {
         const now = Date.now();
+        const current = policy();
         for (const state of registry.all()) {
           const labels = { origin: state.origin, volume: state.volume };
           const held = ledger.reservedBytes(state.key);
@@ -44,7 +45,7 @@ export class GatewayMetrics {
           if (!s) continue;
           r.observe(total, s.totalBytes, labels);
           r.observe(available, s.availableBytes, labels);
-          r.observe(usable, usableBytes(s, { reservedBytes: held, writtenSinceSnapshot: state.writtenSinceSnapshot }, policy), labels);
+          r.observe(usable, usableBytes(s, { reservedBytes: held, writtenSinceSnapshot: state.writtenSinceSnapshot }, current), labels);
           if (s.freeInodes !== null) r.observe(inodes, s.freeInodes, labels);
           r.observe(age, (now - s.takenAt) / 1000, labels);
         }

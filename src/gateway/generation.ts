@@ -1,0 +1,84 @@
+import type { GatewayConfig } from '../config/types.js';
+import { ForwardingHeaders } from '../http/forwarding.js';
+import type { Signature } from '../http/own-answer.js';
+import { viaEntry } from '../http/via.js';
+import { storageGuard } from '../admission/guard.js';
+import type { HeadroomRegistry } from '../headroom/registry.js';
+import { configuredVolumes } from '../headroom/sources.js';
+import { volumeKey } from '../headroom/volume-state.js';
+import type { Ledger } from '../ledger/ledger.js';
+import { createOrigin, type Origin } from './origin.js';
+import { RouteTable } from './route-table.js';
+import type { Step } from './step.js';
+import { checkFraming } from './steps/check-framing.js';
+import { checkHealth } from './steps/check-health.js';
+import { detectLoop } from './steps/detect-loop.js';
+import { selectRoute } from './steps/select-route.js';
+import type { ForwardSettings } from './upstream.js';
+
+/**
+ * Everything a configuration decides about a request's way: its routes,
+ * policy, steps and header options. Built from a validated config and
+ * swapped whole on a reload; an exchange keeps the generation it started
+ * on until it ends. What outlives a configuration (listeners, registry,
+ * ledger, telemetry) is the gateway's.
+ */
+export interface Generation {
+  /** 1 at start, one more per reload. */
+  readonly number: number;
+  readonly config: GatewayConfig;
+  readonly origins: ReadonlyMap<string, Origin>;
+  readonly steps: readonly Step[];
+  /** How the gateway's own answers are signed (Via, Server). */
+  readonly signature: Signature;
+  /** How long, and how much, a refused body is read before its connection closes. */
+  readonly linger: { readonly time: number; readonly bytes: number };
+  readonly forward: ForwardSettings;
+  /** The registry keys of the volumes this configuration names. */
+  readonly volumeKeys: ReadonlySet<string>;
+  /** Exchanges started on this generation that have not ended. */
+  inFlight: number;
+}
+
+export interface GenerationParts {
+  readonly registry: HeadroomRegistry;
+  readonly ledger: Ledger;
+  /** The running generation's origins, whose pools and health carry over (none at start). */
+  readonly previous: ReadonlyMap<string, Origin>;
+  /** Steps that run after the storage guard, before forwarding. */
+  readonly extraSteps: readonly Step[];
+}
+
+export function buildGeneration(number: number, config: GatewayConfig, parts: GenerationParts): Generation {
+  const origins = new Map(config.origins.map((o) => [o.name, createOrigin(o, parts.previous.get(o.name) ?? null)] as const));
+  const pseudonym = config.via.enabled ? config.via.pseudonym : null;
+  const steps: readonly Step[] = [
+    checkFraming(config.listen.maxHeaders),
+    ...(pseudonym ? [detectLoop(pseudonym)] : []),
+    selectRoute(new RouteTable(config.routes, origins), config.listen.encodedSlashes),
+    checkHealth,
+    storageGuard({ registry: parts.registry, ledger: parts.ledger, policy: config.policy }),
+    ...parts.extraSteps,
+  ];
+  const volumeKeys = new Set<string>();
+  for (const origin of origins.values()) {
+    for (const volume of configuredVolumes(origin, config.routes)) volumeKeys.add(volumeKey(origin.name, volume));
+  }
+  return {
+    number,
+    config,
+    origins,
+    steps,
+    signature: { via: pseudonym && viaEntry('1.1', pseudonym), server: config.headers.server },
+    linger: { time: config.listen.lingerTime, bytes: config.listen.lingerBytes },
+    forward: {
+      head: {
+        pseudonym,
+        forwarding: new ForwardingHeaders({ xForwarded: config.headers.xForwarded, forwarded: config.headers.forwarded, trustedProxies: config.trustedProxies }),
+      },
+      body: { idleTimeout: config.listen.bodyIdleTimeout, minRate: config.listen.minBodyRate },
+    },
+    volumeKeys,
+    inFlight: 0,
+  };
+}

@@ -31,7 +31,7 @@ export class Exchange {
   authority = '';
   /** The normalised path routes were matched on ('' before routing). */
   path = '';
-  route: Route | null = null;
+  #route: Route | null = null;
   /**
    * For COPY and MOVE: the route and normalised path their `Destination`
    * names, set by the routing step (which refuses a Destination that does
@@ -78,6 +78,17 @@ export class Exchange {
     return this.#ended;
   }
 
+  get route(): Route | null {
+    return this.#route;
+  }
+
+  /** Set by the routing step; the exchange counts among its origin's until it ends (see Origin.exchanges). */
+  set route(route: Route | null) {
+    if (this.#route && !this.#ended) this.#route.origin.exchanges--;
+    this.#route = route;
+    if (route && !this.#ended) route.origin.exchanges++;
+  }
+
   /**
    * Runs `settle` once when the exchange ends — answered, failed, aborted,
    * or dropped with its connection before it ran. Where what an exchange
@@ -96,6 +107,7 @@ export class Exchange {
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
+    if (this.#route) this.#route.origin.exchanges--;
     for (let i = this.#onEnd.length - 1; i >= 0; i--) this.#onEnd[i]!();
   }
 

@@ -166,19 +166,22 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     run(exchange, 0);
   };
 
-  /** Forgets what only drained generations used: their origins' pools, their volumes. */
+  /**
+   * Forgets what only replaced generations used: the volumes of origins
+   * that are no longer configured once their last exchange has ended, and
+   * the connection pools of generations that have drained.
+   */
   const collect = (): void => {
-    const live = [current, ...retiring];
-    registry.retain((state) => live.some((g) => g.volumeKeys.has(state.key)));
-    const pools = new Set(live.flatMap((g) => [...g.origins.values()].map((o) => o.agent)));
+    const shown = originsShown(current, retiring);
+    registry.retain((state) => current.volumeKeys.has(state.key) || (shown.has(state.origin) && [...retiring].some((g) => g.volumeKeys.has(state.key))));
+    const pools = new Set([current, ...retiring].flatMap((g) => [...g.origins.values()].map((o) => o.agent)));
     for (const gone of drainedOrigins) if (!pools.has(gone.agent)) gone.agent.destroy();
     drainedOrigins.clear();
   };
   const drainedOrigins = new Set<Origin>();
-  const generationEnded = (generation: Generation): void => {
+  const retire = (generation: Generation): void => {
     retiring.delete(generation);
     for (const origin of generation.origins.values()) drainedOrigins.add(origin);
-    collect();
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, listener: ClientListener): void => {
@@ -194,7 +197,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       tracing?.end(exchange);
       metrics.exchangeEnded(exchange);
       logAccess(logger, exchange);
-      if (--generation.inFlight === 0 && generation !== current) generationEnded(generation);
+      if (generation !== current) {
+        if (--generation.inFlight === 0) retire(generation);
+        if (exchange.route?.origin.exchanges === 0 || generation.inFlight === 0) collect();
+      } else {
+        generation.inFlight--;
+      }
       if (inFlight === 0) drained?.();
     });
     res.once('close', () => exchange.end());
@@ -234,8 +242,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     }
     const old = current;
     current = build(old.number + 1, next, old);
-    if (old.inFlight > 0) retiring.add(old);
-    else for (const origin of old.origins.values()) drainedOrigins.add(origin);
+    retiring.add(old);
+    if (old.inFlight === 0) retire(old);
     registry.setMarks(next.policy);
     logger.level = next.log.level;
     sources.update(current.origins.values(), next.routes);
@@ -321,12 +329,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
 /**
  * The origins `/status` shows: the current configuration's, then those
- * only a replaced one still has exchanges on (until they end).
+ * no longer configured that exchanges are still routed to (until they end).
  */
 function originsShown(current: Generation, retiring: ReadonlySet<Generation>): Generation['origins'] {
   if (retiring.size === 0) return current.origins;
   const shown = new Map(current.origins);
-  for (const g of retiring) for (const [name, origin] of g.origins) if (!shown.has(name)) shown.set(name, origin);
+  for (const g of retiring) for (const [name, origin] of g.origins) if (origin.exchanges > 0 && !shown.has(name)) shown.set(name, origin);
   return shown;
 }
 

@@ -16,6 +16,11 @@ export interface Origin {
   readonly health: OriginHealth | null;
   /** How the origin's agent polls go; null without an agent source. */
   readonly agentStatus: SourceStatus | null;
+  /**
+   * Exchanges routed to it that have not ended: an origin a reload removed
+   * is forgotten once this reaches 0.
+   */
+  exchanges: number;
 }
 
 /** Bytes an upstream connection buffers before the client's upload is paused. */
@@ -55,6 +60,7 @@ export function createOrigin(config: OriginConfig, previous: Origin | null = nul
     agent: previous && same(poolSettings) ? previous.agent : secure ? new https.Agent(options) : new http.Agent(options),
     health: !config.headroom.health ? null : previous?.health && same((c) => c.headroom.health) ? previous.health : new OriginHealth(config.headroom.health.rise, config.headroom.health.fall),
     agentStatus: !config.headroom.agent ? null : (previous?.agentStatus ?? new SourceStatus()),
+    exchanges: 0,
   };
 }
 

@@ -31,7 +31,8 @@ export interface RunningGateway extends Gateway {
   readonly logLines: Array<Record<string, unknown>>;
 }
 
-export async function startTestGateway(config: GatewayConfig, steps?: GatewayOptions['steps']): Promise<RunningGateway> {
+/** `startGateway` logging into `logLines`; `extra` are steps after the guard, or further options. */
+export async function startTestGateway(config: GatewayConfig, extra: GatewayOptions['steps'] | Omit<GatewayOptions, 'logger'> = {}): Promise<RunningGateway> {
   const logLines: Array<Record<string, unknown>> = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -39,7 +40,8 @@ export async function startTestGateway(config: GatewayConfig, steps?: GatewayOpt
       done();
     },
   });
-  const gateway = await startGateway(config, { logger: createLogger(config.log.level, sink), steps });
+  const options = Array.isArray(extra) ? { steps: extra } : (extra as Omit<GatewayOptions, 'logger'>);
+  const gateway = await startGateway(config, { ...options, logger: createLogger(config.log.level, sink) });
   const port = gateway.address.port;
   return Object.assign(gateway, { url: `http://127.0.0.1:${port}`, port, logLines });
 }

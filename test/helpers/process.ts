@@ -11,7 +11,11 @@ export const CLI = path.resolve(import.meta.dirname, '../../dist/src/cli.js');
 
 export interface GatewayProcess {
   readonly child: ChildProcess;
+  /** The config file it was started with (removed when it exits); rewrite it and send SIGHUP to reload. */
+  readonly file: string;
   readonly port: number;
+  /** The admin listener's URL. */
+  readonly adminUrl: string;
   readonly url: string;
   readonly lines: Array<Record<string, unknown>>;
   /** Stdout lines that are not the log's JSON (what Node's own flags print, such as --trace-gc). */
@@ -47,18 +51,22 @@ export async function spawnGateway(config: Record<string, unknown>, { nodeArgs =
   });
   const lines: Array<Record<string, unknown>> = [];
   const otherLines: string[] = [];
+  let adminUrl = '';
   const listening = new Promise<number>((resolve, reject) => {
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
       if (!line.startsWith('{')) return void otherLines.push(line);
       const entry = JSON.parse(line) as Record<string, unknown>;
       lines.push(entry);
-      if (entry.msg === 'gateway listening') resolve(entry.port as number);
+      if (entry.msg === 'gateway listening') {
+        adminUrl = `http://${String(entry.admin)}`;
+        resolve(entry.port as number);
+      }
     });
     void exited.then((code) => reject(new Error(`the gateway exited (${code}) before listening`)));
     setTimeout(() => reject(new Error('the gateway did not log "gateway listening" within 10 s (is log.level above info?)')), 10_000).unref();
   });
   const port = await listening;
-  return { child, port, url: `http://127.0.0.1:${port}`, lines, otherLines, exited, kill: () => child.kill('SIGKILL') };
+  return { child, file, port, adminUrl, url: `http://127.0.0.1:${port}`, lines, otherLines, exited, kill: () => child.kill('SIGKILL') };
 }
 
 /** VmRSS and VmHWM (peak) of a process, in bytes. */

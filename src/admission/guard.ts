@@ -1,12 +1,11 @@
 import type { PolicyConfig } from '../config/types.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { VolumeState } from '../headroom/volume-state.js';
-import type { Ledger, Reservation } from '../ledger/ledger.js';
+import type { Ledger, Reservation, ReserveAnswer } from '../ledger/ledger.js';
+import { isRefusal, type Admission, type Constraint, type Hold } from '../gateway/constraint.js';
 import type { Destination, Exchange } from '../gateway/exchange.js';
-import type { Step } from '../gateway/step.js';
-import type { Problem } from '../http/problem.js';
 import { sourceSize } from './copy-size.js';
-import { decide, decideGrowth, type VolumeView, type WriteFacts } from './decision.js';
+import { decide, decideGrowth, type Decision, type VolumeView, type WriteFacts } from './decision.js';
 import { clientGone, overDeclaredProblem, rangeNotSupported, refusalProblem, sizeUnknownProblem, streamedTooLarge, type RefusalContext } from './refusal.js';
 import { declaredSize, inodesOf, type DeclaredSize } from './write-facts.js';
 
@@ -16,16 +15,20 @@ export interface GuardDependencies {
   readonly policy: PolicyConfig;
 }
 
-type Outcome = Problem | undefined;
+type Outcome = Admission | Promise<Admission>;
+type Chunk = (bytes: number) => void | Promise<void>;
+
+const nothing = (): void => undefined;
 
 /**
- * The storage guard as a step of the request's way: decides about every
+ * The storage guard, the first admission constraint: decides about every
  * write before any byte of it (or a 100 Continue) goes out, reserves what
- * it admits, and meters the body as it streams. A COPY or MOVE is judged
- * against its Destination's volume, sized from its source (asked of the
- * origin, so that step is asynchronous).
+ * it admits in the ledger (checked and held in one step), and meters the
+ * body as it streams. A COPY or MOVE is judged against its Destination's
+ * volume, sized from its source (asked of the origin, so that decision
+ * waits).
  */
-export function storageGuard({ registry, ledger, policy }: GuardDependencies): Step {
+export function storageGuard({ registry, ledger, policy }: GuardDependencies): Constraint {
   const writeMethods = new Set(policy.writeMethods);
   const retryAfter = Math.ceil(policy.retryAfter / 1000);
   const stateOf = (origin: string, volume: string | null): VolumeState | null => (volume === null ? null : registry.volume(origin, volume));
@@ -33,54 +36,72 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
   /** Decides about a write to `state`'s volume and, when admitted, holds its room until the exchange ends. */
   const judge = (exchange: Exchange, state: VolumeState | null, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, admitUnknown: string | null): Outcome => {
     const origin = exchange.route!.origin.name;
-    let decision = decide(facts, state && viewOf(state, ledger), policy, Date.now());
+    const view = state && viewOf(state, ledger);
+    let decision = decide(facts, view, policy, Date.now());
     if (admitUnknown !== null && decision.verdict === 'admit') decision = { ...decision, verdict: 'admit_unknown', reason: 'stale' };
     exchange.decision = decision;
     exchange.volume = state?.volume ?? null;
     // Built only for a refusal, now or when an upload is cut mid-stream.
     const context = (): RefusalContext => ({ origin, volume: state?.volume ?? null, destination: destination?.path ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
     if (decision.verdict === 'reject') return refusalProblem(decision, context());
-    if (state === null) {
-      if (size.header !== null) exchange.meter = heldToDeclared(exchange, size, () => undefined);
-      return undefined;
-    }
+    if (state === null) return size.header === null ? undefined : { chunk: heldToDeclared(exchange, size, nothing), end: nothing };
 
+    const granted = (answer: ReserveAnswer): Admission => {
+      if (!answer.granted) {
+        const refused = refusedByLedger(facts, { ...view!, reservedBytes: answer.reservedBytes, reservedInodes: answer.reservedInodes });
+        exchange.decision = refused;
+        return refusalProblem(refused, context());
+      }
+      return holdOf(exchange, state, answer.reservation, facts, size, destination, context);
+    };
+    const answer = ledger.reserve({ volumeKey: state.key, bytes: decision.reserveBytes, inodes: facts.inodes, ...roomOf(decision, view!, policy) });
+    return answer instanceof Promise ? answer.then(granted) : granted(answer);
+  };
+
+  /** A later figure of the ledger's refused what the decision admitted: the decision on those figures. */
+  const refusedByLedger = (facts: WriteFacts, view: VolumeView): Rejection => {
+    const again = decide(facts, view, policy, Date.now());
+    return again.verdict === 'reject' ? again : { verdict: 'reject', status: 507, reason: 'insufficient_storage', figures: again.figures };
+  };
+
+  /** What an admitted write holds: its reservation, metered as the body streams, released at the end. */
+  const holdOf = (exchange: Exchange, state: VolumeState, reservation: Reservation, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, context: () => RefusalContext): Hold => {
     // A write holds the inodes it may take until its exchange ends; one
     // that made something has taken them, until a snapshot shows it.
-    const reservation = ledger.reserve(state.key, decision.reserveBytes, facts.inodes);
     let made = false;
-    exchange.onOriginStatus = (status) => {
+    const originStatus = (status: number): void => {
       if (status === 507) state.markFull();
       made = status === 201 || (destination !== null && status === 204); // a COPY or MOVE onto an existing resource makes it anew
     };
     if (facts.declaredBytes === null && destination === null) {
-      exchange.meter = meter(exchange, state, reservation, { ledger, policy, context });
-      exchange.onEnd(() => {
-        if (made) state.addCreated(facts.inodes);
-        reservation.release();
-      });
-      return undefined;
+      return {
+        chunk: meter(exchange, state, reservation, { ledger, policy, context }),
+        originStatus,
+        end: () => {
+          if (made) state.addCreated(facts.inodes);
+          reservation.release();
+        },
+        mayPause: !ledger.immediate,
+      };
     }
     // A known size stays reserved whole until the exchange ends: until
     // the origin has answered, streamed bytes may still sit in socket
     // buffers or the origin's memory, where a snapshot taken meanwhile
     // does not see them. Then they count as written until a snapshot
     // that started later. A COPY's bytes are written by the origin itself.
-    let written = destination === null ? 0 : decision.reserveBytes;
-    if (destination === null) {
-      exchange.meter =
-        size.header === null
-          ? (bytes) => {
-              written += bytes;
-            }
-          : heldToDeclared(exchange, size, (bytes) => (written += bytes));
-    }
-    exchange.onEnd(() => {
-      state.addWritten(written);
-      if (made) state.addCreated(facts.inodes);
-      reservation.release();
-    });
-    return undefined;
+    let written = destination === null ? 0 : reservation.bytes;
+    const count = (bytes: number): void => {
+      written += bytes;
+    };
+    return {
+      chunk: destination !== null ? undefined : size.header === null ? count : heldToDeclared(exchange, size, count),
+      originStatus,
+      end: () => {
+        state.addWritten(written);
+        if (made) state.addCreated(facts.inodes);
+        reservation.release();
+      },
+    };
   };
 
   /**
@@ -89,15 +110,13 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
    * whole source must fit there, without counting what an overwritten
    * destination frees: the origin may delete it first and then fail.
    */
-  const transfer = (exchange: Exchange, destination: Destination, size: DeclaredSize): Outcome | Promise<Outcome> => {
+  const transfer = (exchange: Exchange, destination: Destination, size: DeclaredSize): Outcome => {
     const { req } = exchange;
     const route = exchange.route!;
     const target = stateOf(destination.route.origin.name, destination.route.volume);
     // A rename writes nothing: not judged, even on a full volume (users reorganise to make room).
     if (req.method === 'MOVE' && destination.route.volume === route.volume) return undefined;
     if (target === null) return judge(exchange, null, { declaredBytes: 0, inodes: 0 }, size, destination, null);
-    let gone = false;
-    exchange.onEnd(() => (gone = true));
     const headers: Record<string, string> = { host: exchange.authority };
     if (req.headers.authorization !== undefined) headers.authorization = req.headers.authorization;
     const source = {
@@ -107,7 +126,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
       depth0: String(req.headers.depth ?? '').trim() === '0',
     };
     return sourceSize(source, policy.copyWalk).then((learnt): Outcome => {
-      if (gone) return clientGone;
+      if (exchange.ended) return clientGone;
       if (learnt.known) return judge(exchange, target, { declaredBytes: learnt.bytes, inodes: learnt.inodes }, size, destination, null);
       if (policy.onUnknown === 'reject') {
         exchange.volume = target.volume;
@@ -118,7 +137,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     });
   };
 
-  return (exchange) => {
+  const admit = (exchange: Exchange): Outcome => {
     const { req } = exchange;
     const method = req.method!;
     if (method === 'PUT' && req.headers['content-range'] !== undefined && policy.contentRange === 'reject') return rangeNotSupported(req.headers['content-range']);
@@ -127,9 +146,27 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
     if ('status' in size) return size;
     if (exchange.destination !== null) return transfer(exchange, exchange.destination, size);
     const route = exchange.route!;
-    const outcome = judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: size.bytes, inodes: inodesOf(method) }, size, null, null);
-    if (outcome === undefined && size.bytes === null && policy.maxBodySize > 0) exchange.meter = cappedAt(exchange, policy.maxBodySize, exchange.meter);
-    return outcome;
+    const said = judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: size.bytes, inodes: inodesOf(method) }, size, null, null);
+    if (size.bytes === null && policy.maxBodySize > 0) return said instanceof Promise ? said.then((s) => cappedAt(exchange, policy.maxBodySize, s)) : cappedAt(exchange, policy.maxBodySize, said);
+    return said;
+  };
+
+  return { name: 'storage', admit };
+}
+
+type Rejection = Extract<Decision, { verdict: 'reject' }>;
+
+/**
+ * The room the decision's snapshot allows the volume's holds, for the
+ * ledger's check: what is usable plus what is already held. A write
+ * admitted without fresh figures is not bounded by them.
+ */
+function roomOf(decision: Decision, view: VolumeView, policy: PolicyConfig): { roomBytes: number; roomInodes: number } {
+  const f = decision.figures;
+  if (decision.verdict === 'admit_unknown' || f.usableBytes === null) return { roomBytes: Infinity, roomInodes: Infinity };
+  return {
+    roomBytes: f.usableBytes + f.reservedBytes,
+    roomInodes: f.freeInodes === null ? Infinity : f.freeInodes + view.reservedInodes - policy.minFreeInodes,
   };
 }
 
@@ -138,14 +175,17 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): S
  * is at the door: the chunk that would take it past is not sent, and the
  * upload is cut with 413.
  */
-function cappedAt(exchange: Exchange, maxBodySize: number, inner: ((bytes: number) => void) | null): (bytes: number) => void {
+function cappedAt(exchange: Exchange, maxBodySize: number, admission: Admission): Admission {
+  if (admission !== undefined && isRefusal(admission)) return admission;
+  const inner = admission?.chunk;
   let streamed = 0;
-  return (bytes) => {
+  const chunk: Chunk = (bytes) => {
     if (exchange.cutReason) return;
     if (streamed + bytes > maxBodySize) return exchange.cut(streamedTooLarge(maxBodySize));
     streamed += bytes;
-    inner?.(bytes);
+    return inner?.(bytes);
   };
+  return admission === undefined ? { chunk, end: nothing } : { ...admission, chunk };
 }
 
 /**
@@ -153,7 +193,7 @@ function cappedAt(exchange: Exchange, maxBodySize: number, inner: ((bytes: numbe
  * Content-Length holds a body: the chunk that would take it past that size
  * is not sent, and the upload is cut (the origin sees an incomplete request).
  */
-function heldToDeclared(exchange: Exchange, size: DeclaredSize, passed: (bytes: number) => void): (bytes: number) => void {
+function heldToDeclared(exchange: Exchange, size: DeclaredSize, passed: (bytes: number) => void): Chunk {
   const declared = size.bytes!;
   let streamed = 0;
   return (bytes) => {
@@ -179,7 +219,11 @@ function meter(
   state: VolumeState,
   reservation: Reservation,
   { ledger, policy, context }: { ledger: Ledger; policy: PolicyConfig; context: () => RefusalContext },
-): (bytes: number) => void {
+): Chunk {
+  const refuse = (decision: Rejection): void => {
+    exchange.decision = decision;
+    exchange.cut(refusalProblem(decision, context()));
+  };
   return (bytes) => {
     if (exchange.cutReason) return; // what still arrives is dropped, not sent
     const held = reservation.bytes;
@@ -189,14 +233,21 @@ function meter(
       return;
     }
     const decision = decideGrowth(bytes, held, viewOf(state, ledger), policy, Date.now());
-    if (decision.verdict === 'reject') {
-      exchange.decision = decision;
-      exchange.cut(refusalProblem(decision, context()));
-      return;
-    }
-    reservation.consume(held);
-    state.addStreamed(bytes);
-    reservation.grow(decision.reserveBytes);
+    if (decision.verdict === 'reject') return refuse(decision);
+    // What the chunk needs beyond what is held, and the next stretch, in one ask.
+    const room = decision.verdict === 'admit_unknown' ? Infinity : decision.figures.usableBytes! + decision.figures.reservedBytes;
+    const settle = (grown: boolean): void => {
+      if (exchange.cutReason) return; // cut (timed out, say) while the ledger answered
+      if (!grown) {
+        const again = decideGrowth(bytes, reservation.bytes, viewOf(state, ledger), policy, Date.now());
+        return refuse(again.verdict === 'reject' ? again : { verdict: 'reject', status: 507, reason: 'insufficient_storage', figures: again.figures });
+      }
+      reservation.consume(bytes);
+      state.addStreamed(bytes);
+    };
+    const grown = reservation.grow(bytes - held + decision.reserveBytes, room);
+    if (grown instanceof Promise) return grown.then(settle);
+    settle(grown);
   };
 }
 

@@ -1,6 +1,7 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import type { Decision } from '../admission/decision.js';
+import type { Hold } from './constraint.js';
 import type { Problem } from '../http/problem.js';
 import type { RequestTarget } from '../http/request-target.js';
 import type { Generation } from './generation.js';
@@ -50,10 +51,6 @@ export class Exchange {
   span: Span | null = null;
   /** The CLIENT span of the upstream exchange, while it is open. */
   clientSpan: Span | null = null;
-  /** Told the size of each body chunk before it goes to the origin. */
-  meter: ((bytes: number) => void) | null = null;
-  /** Told the origin's status when its response starts. */
-  onOriginStatus: ((status: number) => void) | null = null;
   /** The request toward the origin, once it has a connection. */
   upstreamRequest: ClientRequest | null = null;
   upstreamFailure: UpstreamFailure | null = null;
@@ -61,6 +58,10 @@ export class Exchange {
   cutReason: Problem | null = null;
 
   readonly #onEnd: Array<() => void> = [];
+  /** What admitted constraints hold on the exchange, in admission order. */
+  readonly #holds: Hold[] = [];
+  /** A hold's chunk may answer later (see Hold.mayPause). */
+  #mayPause = false;
   #ended = false;
 
   constructor(
@@ -89,6 +90,40 @@ export class Exchange {
     if (route && !this.#ended) route.origin.exchanges++;
   }
 
+  get mayPause(): boolean {
+    return this.#mayPause;
+  }
+
+  /** A constraint admitted the exchange with `hold`: it sees the body, the origin's status and the end. */
+  hold(hold: Hold): void {
+    if (this.#ended) return void hold.end(); // the client left while the constraint decided
+    this.#holds.push(hold);
+    if (hold.mayPause) this.#mayPause = true;
+  }
+
+  /**
+   * A body chunk of `bytes` is about to go to the origin: each hold sees it
+   * in turn, until one cuts the upload. A promise when a hold has yet to
+   * answer: the chunk goes (or not) once it settles.
+   */
+  chunk(bytes: number): void | Promise<void> {
+    return this.#chunkFrom(0, bytes);
+  }
+
+  #chunkFrom(from: number, bytes: number): void | Promise<void> {
+    const holds = this.#holds;
+    for (let i = from; i < holds.length; i++) {
+      if (this.cutReason) return;
+      const waiting = holds[i]!.chunk?.(bytes);
+      if (waiting) return waiting.then(() => this.#chunkFrom(i + 1, bytes));
+    }
+  }
+
+  /** The origin's response started. */
+  originStatus(status: number): void {
+    for (const hold of this.#holds) hold.originStatus?.(status);
+  }
+
   /**
    * Runs `settle` once when the exchange ends — answered, failed, aborted,
    * or dropped with its connection before it ran. Where what an exchange
@@ -101,13 +136,15 @@ export class Exchange {
 
   /**
    * The exchange is over; called by the gateway, once per way it can end
-   * (only the first counts). What was taken last is given back first: a
-   * constraint's hold goes before the connection starts its next exchange.
+   * (only the first counts). Every constraint's hold is settled here,
+   * first — before the connection starts its next exchange — then what
+   * was registered with `onEnd`, the last first.
    */
   end(): void {
     if (this.#ended) return;
     this.#ended = true;
     if (this.#route) this.#route.origin.exchanges--;
+    for (const hold of this.#holds.splice(0)) hold.end();
     for (let i = this.#onEnd.length - 1; i >= 0; i--) this.#onEnd[i]!();
   }
 

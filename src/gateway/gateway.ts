@@ -12,6 +12,7 @@ import { ClientListener } from './client-listener.js';
 import { configChanges, restartOnly } from './config-changes.js';
 import { Exchange } from './exchange.js';
 import { buildGeneration, type Generation } from './generation.js';
+import type { Constraint } from './constraint.js';
 import type { Origin } from './origin.js';
 import type { Step } from './step.js';
 import { Upstream } from './upstream.js';
@@ -27,7 +28,9 @@ import { MemoryLedger } from '../ledger/memory-ledger.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
-  /** Steps that run after the storage guard, before forwarding. */
+  /** Admission constraints that judge after the storage guard, in order. */
+  readonly constraints?: readonly Constraint[];
+  /** Steps that run after admission, before forwarding. */
   readonly steps?: readonly Step[];
   /** Reservations of admitted writes; a memory ledger of this process when not given. */
   readonly ledger?: Ledger;
@@ -76,7 +79,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const telemetry = await startProviders(config.telemetry);
   const sources = new SourceSet(registry, logger, telemetry.tracer);
   const build = (number: number, next: GatewayConfig, previous: Generation | null): Generation =>
-    buildGeneration(number, next, { registry, ledger, previous: previous?.origins ?? new Map(), extraSteps: options.steps ?? [] });
+    buildGeneration(number, next, { registry, ledger, previous: previous?.origins ?? new Map(), constraints: options.constraints ?? [], extraSteps: options.steps ?? [] });
 
   let current = build(1, config, null);
   /** Generations a reload replaced whose exchanges are still in flight. */

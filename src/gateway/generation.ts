@@ -2,6 +2,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { ForwardingHeaders } from '../http/forwarding.js';
 import type { Signature } from '../http/own-answer.js';
 import { viaEntry } from '../http/via.js';
+import { admission } from '../admission/admission.js';
 import { storageGuard } from '../admission/guard.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import { configuredVolumes } from '../headroom/sources.js';
@@ -9,6 +10,7 @@ import { volumeKey } from '../headroom/volume-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { createOrigin, type Origin } from './origin.js';
 import { RouteTable } from './route-table.js';
+import type { Constraint } from './constraint.js';
 import type { Step } from './step.js';
 import { checkFraming } from './steps/check-framing.js';
 import { checkHealth } from './steps/check-health.js';
@@ -45,7 +47,9 @@ export interface GenerationParts {
   readonly ledger: Ledger;
   /** The running generation's origins, whose pools and health carry over (none at start). */
   readonly previous: ReadonlyMap<string, Origin>;
-  /** Steps that run after the storage guard, before forwarding. */
+  /** Constraints that judge after the storage guard. */
+  readonly constraints: readonly Constraint[];
+  /** Steps that run after admission, before forwarding. */
   readonly extraSteps: readonly Step[];
 }
 
@@ -57,7 +61,7 @@ export function buildGeneration(number: number, config: GatewayConfig, parts: Ge
     ...(pseudonym ? [detectLoop(pseudonym)] : []),
     selectRoute(new RouteTable(config.routes, origins), config.listen.encodedSlashes),
     checkHealth,
-    storageGuard({ registry: parts.registry, ledger: parts.ledger, policy: config.policy }),
+    admission([storageGuard({ registry: parts.registry, ledger: parts.ledger, policy: config.policy }), ...parts.constraints]),
     ...parts.extraSteps,
   ];
   const volumeKeys = new Set<string>();

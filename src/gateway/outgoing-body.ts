@@ -4,16 +4,19 @@ import { bodyFraming } from '../http/framing.js';
 import type { Exchange } from './exchange.js';
 
 /**
- * The client's body on its way to the origin. Each chunk is told to the
- * exchange's meter (which may stop the upload before the chunk that must
- * not go) and to the body-idle watch before it is passed on.
+ * The client's body on its way to the origin. Each chunk is shown to the
+ * exchange's holds (which may stop the upload before the chunk that must
+ * not go, or keep it waiting for a ledger's answer) and to the body-idle
+ * watch before it is passed on.
  *
  * The engine's request must get its path (see Upstream) before anything is
  * written to it, or Node writes the engine's head. On a connection pool
  * without a cap the request gets its socket before the client's body
  * starts to flow (both wait a tick, the socket's first), so the body goes
- * straight; where the pool may queue the request, the body is held in a
- * stream of its own until `release()`.
+ * straight; where the pool may queue the request, or a hold may make a
+ * chunk wait, the body is held in a stream of its own (until `release()`,
+ * and while a chunk waits: backpressure, nothing buffered past the
+ * stream's own mark).
  */
 export interface OutgoingBody {
   /** What the engine pipes to the origin: the client's request itself when undefined. */
@@ -23,7 +26,7 @@ export interface OutgoingBody {
 }
 
 export function outgoingBody(exchange: Exchange, limits: BodyLimits, mayQueue: boolean): OutgoingBody {
-  if (!mayQueue) {
+  if (!mayQueue && !exchange.mayPause) {
     if (bodyFraming(exchange.req).kind === 'none') return NO_BODY;
     const tap = bodyTap(exchange, BodyIdleWatch.start(exchange, limits));
     // Registered before the engine's pipe: each chunk is judged before it is written.
@@ -36,12 +39,12 @@ export function outgoingBody(exchange: Exchange, limits: BodyLimits, mayQueue: b
 
 const NO_BODY: OutgoingBody = { stream: undefined, release: () => undefined };
 
-type Tap = (bytes: number) => void;
+type Tap = (bytes: number) => void | Promise<void>;
 
 function bodyTap(exchange: Exchange, idle: BodyIdleWatch | null): Tap {
   return (bytes) => {
     idle?.touch(bytes);
-    exchange.meter?.(bytes);
+    return exchange.chunk(bytes);
   };
 }
 
@@ -67,7 +70,12 @@ class HeldBody extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.#tap!(chunk.length);
+    const waiting = this.#tap!(chunk.length);
+    if (waiting) return void waiting.then(() => this.#pass(chunk, done), done);
+    this.#pass(chunk, done);
+  }
+
+  #pass(chunk: Buffer, done: TransformCallback): void {
     if (this.#exchange.cutReason) return done();
     done(null, chunk);
   }

@@ -126,7 +126,7 @@ export class Upstream {
   #onProxyRes(proxyRes: IncomingMessage, req: Tracked, res: ServerResponse): void {
     const { exchange, settings } = req[EXCHANGE]!;
     this.#options.observer.answered(exchange, proxyRes.statusCode ?? 0);
-    exchange.onOriginStatus?.(proxyRes.statusCode ?? 0);
+    exchange.originStatus(proxyRes.statusCode ?? 0);
     const headers = withoutHopByHop(proxyRes.headers);
     const pseudonym = settings.head.pseudonym;
     if (pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, pseudonym));

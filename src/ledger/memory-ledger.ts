@@ -1,12 +1,16 @@
-import type { Ledger, Reservation } from './ledger.js';
+import type { Ledger, Reservation, ReserveAnswer, ReserveRequest } from './ledger.js';
 
-/** Reservations of one gateway process. Everything is synchronous, so a decision and its reservation cannot interleave with another's. */
+/** Reservations of one gateway process. Every answer is synchronous, so a check and its reservation cannot interleave with another's. */
 export class MemoryLedger implements Ledger {
+  readonly immediate = true;
   readonly #bytes = new Tally();
   readonly #inodes = new Tally();
 
-  reserve(volumeKey: string, bytes: number, inodes = 0): Reservation {
-    return new MemoryReservation(this, volumeKey, bytes, inodes);
+  reserve({ volumeKey, bytes, inodes, roomBytes, roomInodes }: ReserveRequest): ReserveAnswer {
+    const reservedBytes = this.#bytes.of(volumeKey);
+    const reservedInodes = this.#inodes.of(volumeKey);
+    if (reservedBytes + bytes > roomBytes || (inodes > 0 && reservedInodes + inodes > roomInodes)) return { granted: false, reservedBytes, reservedInodes };
+    return { granted: true, reservation: new MemoryReservation(this, volumeKey, bytes, inodes) };
   }
 
   reservedBytes(volumeKey: string): number {
@@ -77,8 +81,10 @@ class MemoryReservation implements Reservation {
     if (!this.#released) this.#hold(-Math.min(bytes, this.#bytes));
   }
 
-  grow(bytes: number): void {
-    if (!this.#released) this.#hold(bytes);
+  grow(bytes: number, roomBytes: number): boolean {
+    if (this.#released || this.ledger.reservedBytes(this.volumeKey) + bytes > roomBytes) return false;
+    this.#hold(bytes);
+    return true;
   }
 
   release(): void {

@@ -67,6 +67,7 @@ t.test('a refused PUT and an admitted one, as an OTLP receiver gets them', async
       'headroom.usable_bytes': 5 * MiB,
       'headroom.reserved_bytes': 0,
       'headroom.snapshot_age_ms': Number,
+      'headroom.generation': 1,
     },
   });
   t.notOk(receiver.spans.some((s) => s.kind === 3 && s.traceId === refused.traceId), 'no CLIENT span for the refusal');

@@ -5,18 +5,8 @@ import { withEnvAndArgs } from './schema.js';
 import { problemLines } from './section.js';
 import { checkStructure } from './structure.js';
 import type { ConfigSource } from './load.js';
-import type { LogLevel } from '../log.js';
+import { oneOf, validatedValues, type ConfigOf } from './shape.js';
 
-/** The agent's configuration (docs/agent.md). */
-export interface AgentConfig {
-  readonly listen: { readonly host: string; readonly port: number };
-  readonly token: string;
-  /** As configured (and so reported); empty = every real mount. */
-  readonly paths: readonly string[];
-  /** Relative paths are measured from here: the config file's directory. */
-  readonly baseDir: string;
-  readonly log: { readonly level: LogLevel };
-}
 
 export const agentSchema = {
   listen: {
@@ -24,11 +14,18 @@ export const agentSchema = {
     port: { doc: 'Port the agent listens on.', format: 'port', default: 9100 },
   },
   token: { doc: 'Bearer token gateways must send; empty = no auth.', format: String, default: '', sensitive: true },
-  paths: { doc: 'Volumes to report (the mount holding each path); empty = every real mount.', format: 'string-list', default: [] as string[] },
+  paths: { doc: 'Volumes to report (the mount holding each path); empty = every real mount.', format: 'string-list', default: [] },
   log: {
-    level: { doc: 'Least severe log level written.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    level: { doc: 'Least severe log level written.', format: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info' },
   },
-};
+} as const;
+
+/**
+ * The agent's configuration (docs/agent.md). `paths` are as configured (and
+ * so reported; empty = every real mount); relative ones are measured from
+ * `baseDir`, the config file's directory.
+ */
+export type AgentConfig = ConfigOf<typeof agentSchema> & { readonly baseDir: string };
 
 const agentWithOverrides = withEnvAndArgs(agentSchema, 'HEADROOM_AGENT');
 
@@ -59,7 +56,7 @@ export function loadAgentConfig(source: ConfigSource): AgentConfigResult {
     problems.push(...problemLines((err as Error).message, ''));
   }
   if (problems.length) return { ok: false, problems };
-  const raw = config.getProperties() as unknown as Omit<AgentConfig, 'baseDir'>;
+  const raw = validatedValues(config, agentSchema);
   const baseDir = source.file === null ? process.cwd() : path.dirname(path.resolve(source.file));
   return { ok: true, config: { ...raw, baseDir } };
 }

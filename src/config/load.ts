@@ -14,14 +14,11 @@ import {
 } from './schema.js';
 import { problemLines, validateSection } from './section.js';
 import { checkStructure } from './structure.js';
+import { validatedValues, type ConfigOf } from './shape.js';
 import { crossCheck } from './cross-check.js';
 import type {
-  AgentSourceConfig,
   GatewayConfig,
-  HealthConfig,
-  LocalSourceConfig,
   OriginConfig,
-  PluginConfig,
   RouteConfig,
 } from './types.js';
 
@@ -71,19 +68,19 @@ export function loadGatewayConfig(source: ConfigSource): ConfigResult {
     problems.push(...problemLines((err as Error).message, ''));
   }
 
-  const raw = top.getProperties() as Raw;
+  const raw = validatedValues(top, gatewaySchema);
   const baseDir = source.file === null ? process.cwd() : path.dirname(path.resolve(source.file));
   const origins = eachElement(raw.origins, 'origins', (el, at) => readOrigin(el, at, baseDir, problems), problems);
   const routes = eachElement(raw.routes, 'routes', (el, at) => readRoute(el, at, problems), problems);
-  const plugins = eachElement(raw.plugins, 'plugins', (el, at) => take<PluginConfig>(pluginSchema, el, at, required.plugin, problems), problems);
+  const plugins = eachElement(raw.plugins, 'plugins', (el, at) => take(pluginSchema, el, at, required.plugin, problems), problems);
   if (problems.length) return { ok: false, problems };
 
-  const config = {
-    ...(raw as unknown as Omit<GatewayConfig, 'origins' | 'routes' | 'plugins'>),
+  const config: GatewayConfig = {
+    ...raw,
     origins,
     routes: routes.map((r) => resolveRouteVolume(r, origins, baseDir)),
     plugins,
-  } as GatewayConfig;
+  };
   problems.push(...crossCheck(config));
   return problems.length ? { ok: false, problems } : { ok: true, config };
 }
@@ -98,31 +95,29 @@ function eachElement<T>(list: unknown, key: string, read: (el: unknown, at: stri
   return problems.length ? [] : out;
 }
 
-function take<T>(schema: convict.Schema<unknown>, value: unknown, at: string, keys: readonly string[], problems: string[]): T | null {
-  const result = validateSection<T>(schema, value, at, keys);
+function take<S extends convict.Schema<unknown>>(schema: S, value: unknown, at: string, keys: readonly string[], problems: string[]): ConfigOf<S> | null {
+  const result = validateSection(schema, value, at, keys);
   problems.push(...result.problems);
   return result.value;
 }
 
-type RawOrigin = Omit<OriginConfig, 'headroom'> & { headroom: Record<'agent' | 'local' | 'health', unknown> };
-
 function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]): OriginConfig | null {
-  const origin = take<RawOrigin>(originSchema, el, at, required.origin, problems);
+  const origin = take(originSchema, el, at, required.origin, problems);
   if (origin === null) return null;
   const { agent, local, health } = origin.headroom;
   const headroomAt = `${at}.headroom`;
   // A section that is not a mapping was reported with the origin itself.
-  const section = <T>(value: unknown, schema: convict.Schema<unknown>, key: string, keys: readonly string[]): T | null =>
-    typeof value === 'object' && value !== null ? take<T>(schema, value, `${headroomAt}.${key}`, keys, problems) : null;
-  const agentConfig = section<AgentSourceConfig>(agent, agentSourceSchema, 'agent', required.agent);
-  const localRaw = section<LocalSourceConfig>(local, localSourceSchema, 'local', required.local);
-  const healthConfig = section<HealthConfig>(health, healthSchema, 'health', []);
+  const section = <S extends convict.Schema<unknown>>(value: unknown, schema: S, key: string, keys: readonly string[]): ConfigOf<S> | null =>
+    typeof value === 'object' && value !== null ? take(schema, value, `${headroomAt}.${key}`, keys, problems) : null;
+  const agentConfig = section(agent, agentSourceSchema, 'agent', required.agent);
+  const localRaw = section(local, localSourceSchema, 'local', required.local);
+  const healthConfig = section(health, healthSchema, 'health', []);
   const localConfig = localRaw && { ...localRaw, paths: localRaw.paths.map((p) => path.resolve(baseDir, p)) };
   return { ...origin, url: origin.url.replace(/\/+$/, ''), headroom: { agent: agentConfig, local: localConfig, health: healthConfig } };
 }
 
 function readRoute(el: unknown, at: string, problems: string[]): RouteConfig | null {
-  return take<RouteConfig>(routeSchema, el, at, required.route, problems);
+  return take(routeSchema, el, at, required.route, problems);
 }
 
 /** A route's volume on a locally read origin is a path, resolved as the origin's paths are. */

@@ -1,5 +1,6 @@
 import type convict from 'convict';
 import './formats.js';
+import { oneOf } from './shape.js';
 
 /**
  * The configuration's shape (README, “Configuration”; config/example.yaml). Every leaf of the gateway schema can
@@ -25,7 +26,7 @@ export const gatewaySchema = {
     lingerTime: { doc: 'After refusing a request whose body is arriving, how long to read and discard it.', format: 'duration', default: 5_000 },
     lingerBytes: { doc: 'After refusing a request whose body is arriving, how much of it to read and discard.', format: 'size', default: 64 * MiB },
     maxHeaders: { doc: 'Most header fields a request may carry; more: 431.', format: 'nat', default: 100 },
-    encodedSlashes: { doc: 'An encoded / or \\ (%2F, %5C) inside a path segment: refused (400), or kept and matched as part of the segment.', format: ['reject', 'keep'], default: 'reject' },
+    encodedSlashes: { doc: 'An encoded / or \\ (%2F, %5C) inside a path segment: refused (400), or kept and matched as part of the segment.', format: oneOf('reject', 'keep'), default: 'reject' },
     headersTimeout: { doc: 'How long a request head may take to arrive; past it: 408, and the connection is closed.', format: 'positive-duration', default: 20_000 },
     bodyIdleTimeout: { doc: 'How long a request body may go without a byte; past it: 408, and the upload to the origin is aborted.', format: 'positive-duration', default: 60_000 },
     minBodyRate: { doc: 'Least average rate of a request body, in bytes per second, over each bodyIdleTimeout (0 = none); below it: 408, and the upload to the origin is aborted.', format: 'size', default: 512 },
@@ -59,24 +60,24 @@ export const gatewaySchema = {
     unknownLength: { doc: 'First reservation for a body of unknown length.', format: 'size', default: 64 * MiB },
     maxUploadShare: { doc: 'Most of a volume’s usable room a body of unknown length holds at a time.', format: 'share', default: 0.25 },
     staleAfter: { doc: 'A snapshot older than this is unknown.', format: 'positive-duration', default: 10_000 },
-    onUnknown: { doc: 'What to do when a volume is unknown.', format: ['admit', 'reject'], default: 'admit' },
+    onUnknown: { doc: 'What to do when a volume is unknown.', format: oneOf('admit', 'reject'), default: 'admit' },
     retryAfter: { doc: 'Retry-After on 507 and 503.', format: 'duration', default: 60_000 },
     copyWalk: {
       maxEntries: { doc: 'Most resources a COPY’s (or cross-volume MOVE’s) source collection may hold for its size to be learnt; more: policy.onUnknown.', format: 'nat', default: 10_000 },
       timeout: { doc: 'How long learning a COPY’s source size from the origin may take; longer: policy.onUnknown.', format: 'positive-duration', default: 5_000 },
     },
-    contentRange: { doc: 'A PUT with Content-Range (a partial write): reject (400 range_not_supported) or admit, for origins that support partial PUT.', format: ['reject', 'admit'], default: 'reject' },
+    contentRange: { doc: 'A PUT with Content-Range (a partial write): reject (400 range_not_supported) or admit, for origins that support partial PUT.', format: oneOf('reject', 'admit'), default: 'reject' },
   },
   ledger: {
-    backend: { doc: 'Where reservations are kept.', format: ['memory', 'redis'], default: 'memory' },
+    backend: { doc: 'Where reservations are kept.', format: oneOf('memory', 'redis'), default: 'memory' },
     url: { doc: 'Redis URL for the redis backend.', format: String, default: '', sensitive: true },
   },
   telemetry: {
     serviceName: { doc: 'service.name of spans and metrics.', format: String, default: 'headroom' },
     traces: {
-      exporter: { doc: 'Where spans go.', format: ['otlp', 'console', 'none'], default: 'none' },
+      exporter: { doc: 'Where spans go.', format: oneOf('otlp', 'console', 'none'), default: 'none' },
       endpoint: { doc: 'OTLP/HTTP base URL; spans go to {endpoint}/v1/traces.', format: 'http-url', default: 'http://127.0.0.1:4318' },
-      protocol: { doc: 'OTLP/HTTP encoding of spans.', format: ['http/protobuf', 'http/json'], default: 'http/protobuf' },
+      protocol: { doc: 'OTLP/HTTP encoding of spans.', format: oneOf('http/protobuf', 'http/json'), default: 'http/protobuf' },
     },
     metrics: {
       prometheus: { doc: 'Serve Prometheus text on the admin listener’s /metrics.', format: Boolean, default: true },
@@ -84,9 +85,9 @@ export const gatewaySchema = {
   },
   plugins: { doc: 'Plugins to load.', format: 'json-array', default: [] },
   log: {
-    level: { doc: 'Least severe log level written.', format: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+    level: { doc: 'Least severe log level written.', format: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info' },
   },
-} satisfies Schema;
+} as const satisfies Schema;
 
 export const originSchema = {
   name: { format: 'token', default: '' },
@@ -99,7 +100,7 @@ export const originSchema = {
     local: { format: 'optional-object', default: null, nullable: true },
     health: { format: 'optional-object', default: null, nullable: true },
   },
-} satisfies Schema;
+} as const satisfies Schema;
 
 export const agentSourceSchema = {
   url: { format: 'http-url', default: '' },
@@ -107,13 +108,13 @@ export const agentSourceSchema = {
   interval: { format: 'positive-duration', default: 2_000 },
   timeout: { format: 'positive-duration', default: 1_000 },
   maxClockSkew: { format: 'positive-duration', default: 30_000 },
-} satisfies Schema;
+} as const satisfies Schema;
 
 export const localSourceSchema = {
   paths: { format: 'string-list', default: [] },
   interval: { format: 'positive-duration', default: 1_000 },
   capacity: { format: 'size', default: 0 },
-} satisfies Schema;
+} as const satisfies Schema;
 
 export const healthSchema = {
   path: { format: String, default: '/healthz' },
@@ -121,7 +122,7 @@ export const healthSchema = {
   timeout: { format: 'positive-duration', default: 1_000 },
   rise: { format: 'nat', default: 2 },
   fall: { format: 'nat', default: 3 },
-} satisfies Schema;
+} as const satisfies Schema;
 
 export const routeSchema = {
   match: {
@@ -130,12 +131,12 @@ export const routeSchema = {
   },
   origin: { format: String, default: '' },
   volume: { format: String, default: null, nullable: true },
-} satisfies Schema;
+} as const satisfies Schema;
 
 export const pluginSchema = {
   name: { format: String, default: '' },
   options: { format: 'optional-object', default: {} },
-} satisfies Schema;
+} as const satisfies Schema;
 
 /** Keys an element must state; a default would hide the omission. */
 export const required = {

@@ -1,4 +1,5 @@
 import convict from 'convict';
+import { validatedValues, type ConfigOf } from './shape.js';
 import './formats.js';
 import { checkStructure } from './structure.js';
 
@@ -32,12 +33,12 @@ export function problemLines(convictMessage: string, prefix: string): string[] {
  * its schema, strictly: unknown keys and missing required keys are problems.
  * `path` is the element's key path, e.g. `origins[1]`.
  */
-export function validateSection<T>(
-  schema: convict.Schema<unknown>,
+export function validateSection<S extends convict.Schema<unknown>>(
+  schema: S,
   value: unknown,
   path: string,
   requiredKeys: readonly string[],
-): SectionResult<T> {
+): SectionResult<ConfigOf<S>> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { value: null, problems: [`${path}: expected a mapping of keys to values, got ${JSON.stringify(value)}`] };
   }
@@ -59,5 +60,5 @@ export function validateSection<T>(
     // A missing required key is reported once, not again as a format error.
     problems.push(...lines.filter((l) => !problems.some((p) => l.startsWith(p.split(':')[0] + ':'))));
   }
-  return { value: section.getProperties() as T, problems };
+  return { value: validatedValues(section, schema), problems };
 }

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { startAgent } from '../src/agent/agent-server.js';
 import { loadAgentConfig } from '../src/config/agent-config.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/log/log.js';
 import { agentFor } from './helpers/agent.js';
 import { request } from './helpers/http.js';
 import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decide, decideGrowth, type VolumeView, type WriteFacts } from '../src/admission/decision.js';
+import { decide, decideGrowth, type VolumeView, type WriteFacts } from '../src/decision/decision.js';
 import { loadGatewayConfig } from '../src/config/load.js';
 import type { PolicyConfig } from '../src/config/types.js';
 

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Constraint, Hold } from '../src/gateway/constraint.js';
+import type { Constraint, Hold } from '../src/exchange/constraint.js';
 import { configFor, startTestGateway } from './helpers/gateway.js';
 import { until } from './helpers/http.js';
 

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { configFor, startTestGateway } from './helpers/gateway.js';
 import { startRawOrigin } from './helpers/raw-origin.js';
 import { converse, statusesOf, type Turn } from './helpers/redteam.js';
-import type { Step } from '../src/gateway/step.js';
+import type { Step } from '../src/exchange/step.js';
 
 const CRLF = '\r\n';
 const smuggled = `DELETE /victim HTTP/1.1${CRLF}Host: h${CRLF}${CRLF}`;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { configFor, startTestGateway } from './helpers/gateway.js';
 import { request } from './helpers/http.js';
 import { startTestOrigin } from './helpers/origin.js';
-import type { Step } from '../src/gateway/step.js';
+import type { Step } from '../src/exchange/step.js';
 
 t.test('a step that throws, or whose promise rejects, gets a 500 and the gateway goes on', async (t) => {
   const origin = await startTestOrigin();

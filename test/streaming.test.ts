@@ -7,7 +7,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import type { AddressInfo, Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
-import { createOrigin, UPSTREAM_WRITE_BUFFER } from '../src/gateway/origin.js';
+import { createOrigin, UPSTREAM_WRITE_BUFFER } from '../src/exchange/origin.js';
 import { startTestOrigin } from './helpers/origin.js';
 import { memoryOf, spawnGatewayFor } from './helpers/process.js';
 

@@ -12,7 +12,7 @@ import { request, statusOf, until } from './helpers/http.js';
 import { startTestOrigin } from './helpers/origin.js';
 import { startGateway } from '../src/gateway/gateway.js';
 import { connectionCap, openFileLimitIn } from '../src/gateway/listener-limits.js';
-import { createLogger } from '../src/log.js';
+import { createLogger } from '../src/log/log.js';
 
 /** A client connection as the test sees it: when it connected and closed, what came back. */
 interface Watched {

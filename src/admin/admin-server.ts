@@ -6,8 +6,8 @@ import { bearerAllows } from '../http/bearer.js';
 import type { GatewayStatus } from './status.js';
 import { readiness } from './status.js';
 import { statusPage } from './status-page.js';
-import type { ReloadResult } from '../gateway/gateway.js';
-import type { Origin } from '../gateway/origin.js';
+import type { ReloadResult } from '../config/reload-result.js';
+import type { Origin } from '../exchange/origin.js';
 
 export interface AdminServer {
   readonly address: AddressInfo;

@@ -1,6 +1,6 @@
 import type { PolicyConfig } from '../config/types.js';
-import type { Origin } from '../gateway/origin.js';
-import { reserveOf, usableBytes } from '../admission/decision.js';
+import type { Origin } from '../exchange/origin.js';
+import { reserveOf, usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { Ledger } from '../ledger/ledger.js';
 

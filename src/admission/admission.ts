@@ -1,7 +1,7 @@
 import type { Problem } from '../http/problem.js';
-import { isRefusal, type Admission, type Constraint } from '../gateway/constraint.js';
-import type { Exchange } from '../gateway/exchange.js';
-import type { Step } from '../gateway/step.js';
+import { isRefusal, type Admission, type Constraint } from '../exchange/constraint.js';
+import type { Exchange } from '../exchange/exchange.js';
+import type { Step } from '../exchange/step.js';
 
 type Outcome = Problem | undefined | Promise<Problem | undefined>;
 

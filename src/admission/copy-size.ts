@@ -1,6 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { Origin } from '../gateway/origin.js';
+import type { Origin } from '../exchange/origin.js';
 import { MultistatusReader } from './multistatus.js';
 
 /** What a COPY (or a MOVE across volumes) writes: the size of its source. */

@@ -2,12 +2,12 @@ import type { PolicyConfig } from '../config/types.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { VolumeState } from '../headroom/volume-state.js';
 import type { Ledger, Reservation, ReserveAnswer } from '../ledger/ledger.js';
-import { isRefusal, type Admission, type Constraint, type Hold } from '../gateway/constraint.js';
-import type { Destination, Exchange } from '../gateway/exchange.js';
+import { isRefusal, type Admission, type Constraint, type Hold } from '../exchange/constraint.js';
+import type { Destination, Exchange } from '../exchange/exchange.js';
 import { sourceSize } from './copy-size.js';
-import { decide, decideGrowth, type Decision, type VolumeView, type WriteFacts } from './decision.js';
-import { clientGone, overDeclaredProblem, rangeNotSupported, refusalProblem, sizeUnknownProblem, streamedTooLarge, type RefusalContext } from './refusal.js';
-import { declaredSize, inodesOf, type DeclaredSize } from './write-facts.js';
+import { decide, decideGrowth, type Decision, type VolumeView, type WriteFacts } from '../decision/decision.js';
+import { clientGone, overDeclaredProblem, rangeNotSupported, refusalProblem, sizeUnknownProblem, streamedTooLarge, type RefusalContext } from '../decision/refusal.js';
+import { declaredSize, inodesOf, type DeclaredSize } from '../decision/write-facts.js';
 
 export interface GuardDependencies {
   readonly registry: HeadroomRegistry;

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { AgentConfig } from '../config/agent-config.js';
 import { bearerAllows } from '../http/bearer.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 import { MountTable, reportVolumes } from './volumes.js';
 
 export interface Agent {

@@ -1,17 +1,7 @@
 import path from 'node:path';
 import { getDiskInfo } from 'node-disk-info';
+import type { VolumeReport } from '../headroom/agent-report.js';
 import { measureFilesystem } from '../headroom/measure.js';
-
-/** One volume in the agent's answer (docs/agent.md). */
-export interface VolumeReport {
-  readonly mount: string;
-  readonly filesystem: string;
-  readonly totalBytes: number;
-  readonly freeBytes: number;
-  readonly availableBytes: number;
-  readonly totalInodes: number;
-  readonly freeInodes: number;
-}
 
 export interface Mount {
   readonly filesystem: string;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadGatewayConfig } from '../config/load.js';
 import { startSampleOrigin } from '../demo/sample-origin.js';
 import { startGateway } from '../gateway/gateway.js';
-import { createLogger, flushLog } from '../log.js';
+import { createLogger, flushLog } from '../log/log.js';
 
 const MiB = 1024 * 1024;
 

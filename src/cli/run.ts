@@ -1,7 +1,7 @@
 import type { AgentConfig } from '../config/agent-config.js';
 import type { ConfigResult } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
-import { createLogger, flushLog, type Logger } from '../log.js';
+import { createLogger, flushLog, type Logger } from '../log/log.js';
 
 // Each command loads only its own modules: a gateway process does not carry
 // the agent's volume listing in memory, nor an agent the proxy's.

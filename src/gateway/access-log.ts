@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
-import type { Logger } from '../log.js';
-import type { Exchange } from './exchange.js';
+import type { Logger } from '../log/log.js';
+import type { Exchange } from '../exchange/exchange.js';
 
 const COUNTED = Symbol('headroom.counted');
 type CountedSocket = Socket & { [COUNTED]?: { read: number; written: number } };

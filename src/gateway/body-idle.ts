@@ -1,6 +1,6 @@
 import { bodyFraming } from '../http/framing.js';
 import type { Problem } from '../http/problem.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from '../exchange/exchange.js';
 
 /**
  * nginx's client_body_timeout for a request being forwarded: when no

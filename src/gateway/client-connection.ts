@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from '../exchange/exchange.js';
 
 const CONNECTION = Symbol('headroom.connection');
 /**

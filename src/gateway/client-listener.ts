@@ -2,11 +2,11 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { once } from 'node:events';
 import type { ListenConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 import type { Problem } from '../http/problem.js';
 import { clientErrorProblem } from './client-error.js';
 import { ClientConnection } from './client-connection.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from '../exchange/exchange.js';
 import { capConnections, serverTimeouts } from './listener-limits.js';
 
 /** Set once the parser refused the connection's bytes. */

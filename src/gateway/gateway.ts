@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { ConfigResult } from '../config/load.js';
+import type { ReloadResult } from '../config/reload-result.js';
 import type { GatewayConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 import { discardBody } from '../http/linger.js';
 import { sendProblem, sendProblemOnSocket } from '../http/own-answer.js';
 import type { Problem } from '../http/problem.js';
@@ -10,14 +11,15 @@ import { logAccess } from './access-log.js';
 import { ClientConnection } from './client-connection.js';
 import { ClientListener } from './client-listener.js';
 import { configChanges, restartOnly } from './config-changes.js';
-import { Exchange } from './exchange.js';
-import { buildGeneration, type Generation } from './generation.js';
-import type { Constraint } from './constraint.js';
-import type { Origin } from './origin.js';
-import type { Step } from './step.js';
+import { Exchange } from '../exchange/exchange.js';
+import type { Generation } from '../exchange/generation.js';
+import { buildGeneration } from './generation.js';
+import type { Constraint } from '../exchange/constraint.js';
+import type { Origin } from '../exchange/origin.js';
+import type { Step } from '../exchange/step.js';
 import { Upstream } from './upstream.js';
 import { HeadroomRegistry } from '../headroom/registry.js';
-import { SourceSet } from '../headroom/sources.js';
+import { SourceSet } from './source-set.js';
 import { startAdmin, type AdminServer } from '../admin/admin-server.js';
 import { gatewayStatus } from '../admin/status.js';
 import { startProviders } from '../telemetry/providers.js';
@@ -41,10 +43,7 @@ export interface GatewayOptions {
   readonly load?: () => ConfigResult;
 }
 
-/** How a reload went: the new generation, or why the running one stays. */
-export type ReloadResult =
-  | { readonly ok: true; readonly generation: number; readonly changed: readonly string[] }
-  | { readonly ok: false; readonly generation: number; readonly problems: readonly string[] };
+export type { ReloadResult };
 
 export interface Gateway {
   readonly address: AddressInfo;

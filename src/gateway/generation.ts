@@ -1,46 +1,21 @@
 import type { GatewayConfig } from '../config/types.js';
 import { ForwardingHeaders } from '../http/forwarding.js';
-import type { Signature } from '../http/own-answer.js';
 import { viaEntry } from '../http/via.js';
 import { admission } from '../admission/admission.js';
 import { storageGuard } from '../admission/guard.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
-import { configuredVolumes } from '../headroom/sources.js';
+import { configuredVolumes } from './source-set.js';
 import { volumeKey } from '../headroom/volume-state.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { createOrigin, type Origin } from './origin.js';
+import type { Generation } from '../exchange/generation.js';
+import { createOrigin, type Origin } from '../exchange/origin.js';
 import { RouteTable } from './route-table.js';
-import type { Constraint } from './constraint.js';
-import type { Step } from './step.js';
+import type { Constraint } from '../exchange/constraint.js';
+import type { Step } from '../exchange/step.js';
 import { checkFraming } from './steps/check-framing.js';
 import { checkHealth } from './steps/check-health.js';
 import { detectLoop } from './steps/detect-loop.js';
 import { selectRoute } from './steps/select-route.js';
-import type { ForwardSettings } from './upstream.js';
-
-/**
- * Everything a configuration decides about a request's way: its routes,
- * policy, steps and header options. Built from a validated config and
- * swapped whole on a reload; an exchange keeps the generation it started
- * on until it ends. What outlives a configuration (listeners, registry,
- * ledger, telemetry) is the gateway's.
- */
-export interface Generation {
-  /** 1 at start, one more per reload. */
-  readonly number: number;
-  readonly config: GatewayConfig;
-  readonly origins: ReadonlyMap<string, Origin>;
-  readonly steps: readonly Step[];
-  /** How the gateway's own answers are signed (Via, Server). */
-  readonly signature: Signature;
-  /** How long, and how much, a refused body is read before its connection closes. */
-  readonly linger: { readonly time: number; readonly bytes: number };
-  readonly forward: ForwardSettings;
-  /** The registry keys of the volumes this configuration names. */
-  readonly volumeKeys: ReadonlySet<string>;
-  /** Exchanges started on this generation that have not ended. */
-  inFlight: number;
-}
 
 export interface GenerationParts {
   readonly registry: HeadroomRegistry;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Server, ServerOptions } from 'node:http';
 import type { ListenConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 
 /**
  * The client listener's timeouts, in the options Node's server takes.

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { BodyIdleWatch, type BodyLimits } from './body-idle.js';
 import { bodyFraming } from '../http/framing.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from '../exchange/exchange.js';
 
 /**
  * The client's body on its way to the origin. Each chunk is shown to the

@@ -4,7 +4,7 @@ import { appendVia, viaEntry } from '../http/via.js';
 import type { ForwardingHeaders } from '../http/forwarding.js';
 import type { HeaderSink } from '../http/header-sink.js';
 import { bodyFraming } from '../http/framing.js';
-import type { Exchange } from './exchange.js';
+import type { Exchange } from '../exchange/exchange.js';
 
 export interface HeadOptions {
   /** Pseudonym for Via, or null when Via is off. */

@@ -3,19 +3,11 @@ import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import { withoutHopByHop } from '../http/hop-by-hop.js';
 import { appendVia, viaEntry } from '../http/via.js';
-import type { BodyLimits } from './body-idle.js';
 import { outgoingBody, type OutgoingBody } from './outgoing-body.js';
-import { OutgoingHead, type HeadOptions } from './outgoing-head.js';
-import type { Exchange, UpstreamFailure } from './exchange.js';
+import { OutgoingHead } from './outgoing-head.js';
+import type { Exchange, UpstreamFailure } from '../exchange/exchange.js';
+import type { ForwardSettings } from '../exchange/generation.js';
 import type { Problem } from '../http/problem.js';
-
-/** What a configuration says about forwarding; each exchange is forwarded by its own generation's. */
-export interface ForwardSettings {
-  /** How the head toward origins is made (Via, forwarding headers). */
-  readonly head: Omit<HeadOptions, 'basePath'>;
-  /** How slow a request body may be before the upload is cut with 408. */
-  readonly body: BodyLimits;
-}
 
 export interface UpstreamOptions {
   /** True while the exchange's listener drains: its response then closes the connection. */

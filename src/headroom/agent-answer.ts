@@ -1,4 +1,4 @@
-import type { VolumeReport } from '../agent/volumes.js';
+import type { VolumeReport } from './agent-report.js';
 
 /**
  * A refused answer says why (`error`, for /status) and which check it failed

@@ -1,12 +1,12 @@
 import http from 'node:http';
 import type { AgentSourceConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 import { parseAgentAnswer } from './agent-answer.js';
 import { every, poll } from './poll.js';
 import type { HeadroomRegistry } from './registry.js';
 import type { SourceStatus } from './source-status.js';
 import type { Tracer } from '@opentelemetry/api';
-import { tracedPoll } from '../telemetry/poll-span.js';
+import { tracedPoll } from './poll-span.js';
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
 const NOT_REPORTED = 'not in the agent’s answer: check that the agent reports this path (its `paths`) under this name';

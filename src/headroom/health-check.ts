@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { HealthConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 import type { OriginHealth } from './origin-health.js';
 import { every, poll } from './poll.js';
 import type { Tracer } from '@opentelemetry/api';
-import { tracedPoll } from '../telemetry/poll-span.js';
+import { tracedPoll } from './poll-span.js';
 
 /**
  * Active health checks: `GET health.path` on the origin every interval

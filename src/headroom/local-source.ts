@@ -1,5 +1,5 @@
 import type { LocalSourceConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../log/log.js';
 import { measureAllocation, measureFilesystem } from './measure.js';
 import type { HeadroomRegistry } from './registry.js';
 import type { VolumeState } from './volume-state.js';

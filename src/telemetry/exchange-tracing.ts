@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Tracer, type TextMapGetter, type TextMapSetter } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import type { Exchange } from '../gateway/exchange.js';
+import type { Exchange } from '../exchange/exchange.js';
 import type { HeaderSink } from '../http/header-sink.js';
 
 const propagator = new W3CTraceContextPropagator();

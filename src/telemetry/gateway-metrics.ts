@@ -1,7 +1,7 @@
 import type { Counter, Histogram, Meter } from '@opentelemetry/api';
 import type { PolicyConfig } from '../config/types.js';
-import type { Exchange } from '../gateway/exchange.js';
-import { usableBytes } from '../admission/decision.js';
+import type { Exchange } from '../exchange/exchange.js';
+import { usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { Ledger } from '../ledger/ledger.js';
 

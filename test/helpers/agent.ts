@@ -1,7 +1,7 @@
 import type { Test } from 'tap';
 import { loadAgentConfig } from '../../src/config/agent-config.js';
 import { startAgent, type Agent } from '../../src/agent/agent-server.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/log/log.js';
 
 /** An agent on loopback reporting `paths` (none: every real mount), stopped when the test ends unless stopped before. */
 export async function agentFor(t: Test, paths: string[], token = ''): Promise<Agent & { url: string }> {

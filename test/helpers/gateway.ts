@@ -4,7 +4,7 @@ import { startTestOrigin, type TestOrigin } from './origin.js';
 import { loadGatewayConfig } from '../../src/config/load.js';
 import type { GatewayConfig } from '../../src/config/types.js';
 import { startGateway, type Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/log.js';
+import { createLogger } from '../../src/log/log.js';
 
 /** A valid config for one origin at `originUrl`, routed at `/`, on an ephemeral loopback port. */
 export function configFor(originUrl: string, values: Record<string, unknown> = {}): GatewayConfig {

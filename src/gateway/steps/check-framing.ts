@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
-import { SIZE_HEADERS } from '../../admission/write-facts.js';
+import { SIZE_HEADERS } from '../../decision/write-facts.js';
 import { connectionNames } from '../../http/hop-by-hop.js';
 import type { Problem } from '../../http/problem.js';
-import type { Step } from '../step.js';
+import type { Step } from '../../exchange/step.js';
 
 // Node's parser already answers 400 to conflicting Content-Length and
 // Transfer-Encoding, repeated or malformed Content-Length, bad request lines,

@@ -1,4 +1,4 @@
-import type { Step } from '../step.js';
+import type { Step } from '../../exchange/step.js';
 
 /** An origin that health checks marked down gets no connection attempt: 503 from the gateway. */
 export const checkHealth: Step = ({ route }) => {

@@ -1,5 +1,5 @@
 import { viaHasPseudonym } from '../../http/via.js';
-import type { Step } from '../step.js';
+import type { Step } from '../../exchange/step.js';
 
 /** A request whose Via already names this gateway has come round: 508. */
 export function detectLoop(pseudonym: string): Step {

@@ -1,8 +1,8 @@
 import { normaliseHost, readRequestTarget, type EncodedSlashes } from '../../http/request-target.js';
 import type { Problem } from '../../http/problem.js';
-import type { Destination, Exchange } from '../exchange.js';
+import type { Destination, Exchange } from '../../exchange/exchange.js';
 import type { RouteTable } from '../route-table.js';
-import type { Step } from '../step.js';
+import type { Step } from '../../exchange/step.js';
 
 /** Methods whose `Destination` says where they write (RFC 4918 §9.8, §9.9). */
 const DESTINED = new Set(['COPY', 'MOVE']);

@@ -1,11 +1,11 @@
 import type { Tracer } from '@opentelemetry/api';
 import type { RouteConfig } from '../config/types.js';
-import type { Origin } from '../gateway/origin.js';
-import type { Logger } from '../log.js';
-import { startAgentSource } from './agent-source.js';
-import { startHealthCheck } from './health-check.js';
-import { startLocalSource } from './local-source.js';
-import type { HeadroomRegistry } from './registry.js';
+import type { Origin } from '../exchange/origin.js';
+import type { Logger } from '../log/log.js';
+import { startAgentSource } from '../headroom/agent-source.js';
+import { startHealthCheck } from '../headroom/health-check.js';
+import { startLocalSource } from '../headroom/local-source.js';
+import type { HeadroomRegistry } from '../headroom/registry.js';
 
 interface Running {
   /** What the source was started from; a source is restarted only when this changes. */

@@ -1,11 +1,11 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Span } from '@opentelemetry/api';
-import type { Decision } from '../admission/decision.js';
+import type { Decision } from '../decision/decision.js';
 import type { Hold } from './constraint.js';
 import type { Problem } from '../http/problem.js';
 import type { RequestTarget } from '../http/request-target.js';
 import type { Generation } from './generation.js';
-import type { Route } from './route-table.js';
+import type { Route } from './route.js';
 
 /** Where a COPY or MOVE puts its result. */
 export interface Destination {

@@ -1,13 +1,13 @@
 // µs per admission decision — route lookup, volume lookup, decide(), reserve and release —
 // with 1, 100 and 10,000 volumes and 1,000 routes. It must not grow with the number of origins.
 import { loadGatewayConfig } from '../dist/src/config/load.js';
-import { decide } from '../dist/src/admission/decision.js';
+import { decide } from '../dist/src/decision/decision.js';
 import { viewOf } from '../dist/src/admission/guard.js';
-import { declaredSize, inodesOf } from '../dist/src/admission/write-facts.js';
+import { declaredSize, inodesOf } from '../dist/src/decision/write-facts.js';
 import { HeadroomRegistry } from '../dist/src/headroom/registry.js';
 import { MemoryLedger } from '../dist/src/ledger/memory-ledger.js';
 import { RouteTable } from '../dist/src/gateway/route-table.js';
-import { createOrigin } from '../dist/src/gateway/origin.js';
+import { createOrigin } from '../dist/src/exchange/origin.js';
 
 const GiB = 1024 ** 3;
 
@@ -39,7 +39,9 @@ function timeDecisions({ config, table, registry, ledger }, iterations = 200_000
     const view = viewOf(state, ledger);
     const facts = { declaredBytes: declaredSize(headers).bytes, inodes: inodesOf('PUT') };
     const decision = decide(facts, view, config.policy, Date.now());
-    ledger.reserve(state.key, decision.reserveBytes, facts.inodes).release();
+    const f = decision.figures;
+    const answer = ledger.reserve({ volumeKey: state.key, bytes: decision.reserveBytes, inodes: facts.inodes, roomBytes: f.usableBytes + f.reservedBytes, roomInodes: f.freeInodes + view.reservedInodes - config.policy.minFreeInodes });
+    answer.reservation.release();
   };
   for (let i = 0; i < 20_000; i++) once(i); // warm-up
   const start = process.hrtime.bigint();

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import type { ConfigResult } from '../src/config/load.js';
 import type { GatewayConfig } from '../src/config/types.js';
 import { configFor, startTestGateway, type RunningGateway } from './helpers/gateway.js';
-import { request, serve, until } from './helpers/http.js';
+import { freePort, request, serve, until } from './helpers/http.js';
 import { startTestOrigin, type TestOrigin } from './helpers/origin.js';
 
 const MiB = 1024 * 1024;
@@ -189,4 +189,34 @@ t.test('marks and reservations of a volume that stays survive a reload; a remove
   keptUpload.end();
   t.equal(await keptUpload.answer, 201);
   await until(() => gateway.ledger.totalReservedBytes() === 0, 'every reservation released');
+});
+
+t.test('a reload that moves the listener binds the new address; the old one finishes its upload, then closes', async (t) => {
+  const origin = await originFor(t);
+  const [first, second, adminPort] = [await freePort(), await freePort(), await freePort()];
+  const values = (port: number, admin: number) => ({ log: { level: 'silent' }, listen: { port }, admin: { port: admin } });
+  const { gateway, next } = await reloadable(t, configFor(origin.url, values(first, 0)));
+  const oldAdmin = gateway.adminAddress.port;
+  const upload = slowUpload(`http://127.0.0.1:${first}/moving.bin`, 2 * MiB);
+  upload.write(MiB);
+  await until(() => origin.stats.bodyBytes >= MiB, 'the upload streaming on the old listener');
+
+  next.result = { ok: true, config: configFor(origin.url, values(second, adminPort)) };
+  t.match(await gateway.reload(), { ok: true, changed: ['listen', 'admin'] });
+  t.equal(gateway.address.port, second);
+  t.equal(gateway.adminAddress.port, adminPort, 'the admin listener moved too');
+  t.equal((await request(`http://127.0.0.1:${second}/a.txt`, { method: 'PUT' }, 'a')).status, 201, 'the new address serves');
+  await t.rejects(request(`http://127.0.0.1:${first}/b.txt`), { code: 'ECONNREFUSED' }, 'the old address takes no new connection');
+  await t.rejects(request(`http://127.0.0.1:${oldAdmin}/healthz`), { code: 'ECONNREFUSED' }, 'nor the old admin address');
+
+  upload.write(MiB);
+  upload.end();
+  t.equal(await upload.answer, 201, 'the upload on the old listener completes');
+
+  const occupied = await serve(t, (_req, res) => res.end());
+  next.result = { ok: true, config: configFor(origin.url, values(Number(new URL(occupied).port), adminPort)) };
+  const refused = await gateway.reload();
+  t.match(refused, { ok: false, generation: 2 }, 'an address that cannot be bound: the reload is refused');
+  t.match(refused.ok ? null : refused.problems[0], /EADDRINUSE/);
+  t.equal((await request(`http://127.0.0.1:${second}/c.txt`, { method: 'PUT' }, 'c')).status, 201, 'and the running listener serves on');
 });

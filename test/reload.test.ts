@@ -220,3 +220,18 @@ t.test('a reload that moves the listener binds the new address; the old one fini
   t.match(refused.ok ? null : refused.problems[0], /EADDRINUSE/);
   t.equal((await request(`http://127.0.0.1:${second}/c.txt`, { method: 'PUT' }, 'c')).status, 201, 'and the running listener serves on');
 });
+
+t.test('POST /reload that moves the admin listener is answered; settings read only at start are said to wait for a restart, on every reload', async (t) => {
+  const origin = await originFor(t);
+  const newAdmin = await freePort();
+  const values = (admin: number, serviceName: string) => ({ log: { level: 'info' }, admin: { port: admin, token: 'admin-token' }, telemetry: { serviceName } });
+  const { gateway, next } = await reloadable(t, configFor(origin.url, values(0, 'headroom')));
+  next.result = { ok: true, config: configFor(origin.url, values(newAdmin, 'renamed')) };
+  const answer = await request(`http://127.0.0.1:${gateway.adminAddress.port}/reload`, { method: 'POST', headers: { authorization: 'Bearer admin-token' } });
+  t.equal(answer.status, 200, 'the request that moved the listener gets its answer');
+  t.equal(gateway.adminAddress.port, newAdmin);
+  next.result = { ok: true, config: configFor(origin.url, { ...values(newAdmin, 'renamed'), policy: { retryAfter: '1s' } }) };
+  t.match(await gateway.reload(), { ok: true, generation: 3 });
+  const waiting = gateway.logLines.filter((l) => l.msg === 'telemetry settings take effect at the next restart, not on reload');
+  t.equal(waiting.length, 2, 'both reloads say the telemetry change waits for a restart');
+});

@@ -12,6 +12,12 @@ import type { Origin } from '../exchange/origin.js';
 export interface AdminServer {
   readonly address: AddressInfo;
   close(): Promise<void>;
+  /**
+   * Stops accepting and closes once its requests are answered (a reload
+   * moved the admin listener: the POST /reload that moved it still gets
+   * its answer), within `timeout`.
+   */
+  retire(timeout: number): Promise<void>;
 }
 
 export interface AdminDependencies {
@@ -75,6 +81,14 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
       server.closeAllConnections();
       server.close();
       await once(server, 'close');
+    },
+    retire: async (timeout) => {
+      const closed = once(server, 'close');
+      server.close();
+      const deadline = setTimeout(() => server.closeAllConnections(), timeout);
+      deadline.unref();
+      await closed;
+      clearTimeout(deadline);
     },
   };
 }

@@ -30,7 +30,8 @@ export const UPSTREAM_WRITE_BUFFER = 128 * 1024;
  * The origin for `config`. Given the origin of the same name from the
  * configuration before a reload, it keeps what still applies: the
  * connection pool when the address and its cap are unchanged, the health
- * state when the checks are, the agent polls' status while there is an agent.
+ * state when the address and the checks are, the agent polls' status
+ * while there is an agent.
  */
 export function createOrigin(config: OriginConfig, previous: Origin | null = null): Origin {
   const url = new URL(config.url);
@@ -58,7 +59,7 @@ export function createOrigin(config: OriginConfig, previous: Origin | null = nul
       path: url.pathname === '/' ? '' : url.pathname,
     },
     agent: previous && same(poolSettings) ? previous.agent : secure ? new https.Agent(options) : new http.Agent(options),
-    health: !config.headroom.health ? null : previous?.health && same((c) => c.headroom.health) ? previous.health : new OriginHealth(config.headroom.health.rise, config.headroom.health.fall),
+    health: !config.headroom.health ? null : previous?.health && same((c) => [c.url, c.headroom.health]) ? previous.health : new OriginHealth(config.headroom.health.rise, config.headroom.health.fall),
     agentStatus: !config.headroom.agent ? null : (previous?.agentStatus ?? new SourceStatus()),
     exchanges: 0,
   };

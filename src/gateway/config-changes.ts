@@ -28,7 +28,7 @@ export function configChanges(before: GatewayConfig, next: GatewayConfig): strin
   return changed;
 }
 
-/** The sections read only at start that a reload would change. */
-export function restartOnly(before: GatewayConfig, next: GatewayConfig): Section[] {
-  return AT_START.filter((section) => !same(before[section], next[section]));
+/** The sections read only at start (`started`) that a reload's `next` differs in: they stay as started. */
+export function restartOnly(started: GatewayConfig, next: GatewayConfig): Section[] {
+  return AT_START.filter((section) => !same(started[section], next[section]));
 }

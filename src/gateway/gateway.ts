@@ -260,10 +260,10 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     if (newAdmin) {
       const oldAdmin = admin;
       admin = newAdmin;
-      void oldAdmin.close();
+      void oldAdmin.retire(next.listen.drainTimeout);
     }
     collect();
-    for (const section of restartOnly(before, next)) logger.warn({ msg: `${section} settings take effect at the next restart, not on reload`, section });
+    for (const section of restartOnly(config, next)) logger.warn({ msg: `${section} settings take effect at the next restart, not on reload`, section });
     return changed;
   };
 
@@ -282,7 +282,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return { ok: true, generation: current.number, changed };
     } catch (err) {
       const problem = `the new address could not be bound: ${(err as Error).message}`;
-      logger.error({ msg: `reload refused: ${problem}`, generation: current.number });
+      logger.error({ msg: `reload refused: ${problem}` });
+      logger.error({ msg: 'reload refused: the running configuration stays', generation: current.number, problems: 1 });
       return { ok: false, generation: current.number, problems: [problem] };
     }
   };

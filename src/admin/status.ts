@@ -42,7 +42,7 @@ export interface GatewayStatus {
   readonly origins: readonly OriginStatus[];
 }
 
-/** The `/status` document (README, “Admin listener”): what the gateway knows, as of now. */
+/** The `/status` document (docs/admin.md): what the gateway knows, as of now. */
 export function gatewayStatus(generation: number, origins: ReadonlyMap<string, Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now = Date.now()): GatewayStatus {
   return {
     generation,

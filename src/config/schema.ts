@@ -3,7 +3,7 @@ import './formats.js';
 import { oneOf } from './shape.js';
 
 /**
- * The configuration's shape (README, “Configuration”; config/example.yaml). Every leaf of the gateway schema can
+ * The configuration's shape (docs/configuration.md; config/example.yaml). Every leaf of the gateway schema can
  * also be set from `HEADROOM_<PATH>` (e.g. HEADROOM_POLICY_ONUNKNOWN) or
  * `--<path>` (e.g. --policy.onUnknown); see `withEnvAndArgs`.
  *

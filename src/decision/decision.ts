@@ -22,7 +22,7 @@ export interface VolumeView {
   readonly inodesSinceSnapshot: number;
 }
 
-/** `headroom.reason` values (README, “Seeing decisions”) the core decision gives. */
+/** `headroom.reason` values (docs/telemetry.md) the core decision gives. */
 export type Reason = 'fits' | 'insufficient_storage' | 'too_large' | 'flood_stage' | 'inodes' | 'stale';
 
 /** The figures behind a decision, for the answer's body and the trace. */

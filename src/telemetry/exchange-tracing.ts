@@ -110,7 +110,7 @@ export class ExchangeTracing {
   }
 }
 
-/** The `headroom.*` span attributes (README, “Seeing decisions”) for the exchange's decision. */
+/** The `headroom.*` span attributes (docs/telemetry.md) for the exchange's decision. */
 export function decisionAttributes(exchange: Exchange): Attributes | null {
   if (exchange.loop) return { 'headroom.decision': 'reject', 'headroom.reason': 'loop' };
   const d = exchange.decision;

@@ -6,7 +6,7 @@ import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { Ledger } from '../ledger/ledger.js';
 
 /**
- * The gateway's metrics (README, “Seeing decisions”), through the OpenTelemetry metrics API.
+ * The gateway's metrics (docs/telemetry.md), through the OpenTelemetry metrics API.
  * Names carry their unit as Prometheus expects (the exporter adds only
  * `_total` to counters):
  * decisions by decision/reason/origin, upstream latency, requests in

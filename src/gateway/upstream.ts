@@ -5,13 +5,13 @@ import { withoutHopByHop } from '../http/hop-by-hop.js';
 import { appendVia, viaEntry } from '../http/via.js';
 import type { BodyLimits } from './body-idle.js';
 import { outgoingBody, type OutgoingBody } from './outgoing-body.js';
-import { OutgoingHead, type HeadOptions } from './outgoing-head.js';
+import { HeadRules, OutgoingHead, type HeadOptions } from './outgoing-head.js';
 import type { Exchange, UpstreamFailure } from './exchange.js';
 import type { Problem } from '../http/problem.js';
 
 export interface UpstreamOptions {
   /** How the head toward origins is made (Via, forwarding headers). */
-  readonly head: Omit<HeadOptions, 'basePath'>;
+  readonly head: HeadOptions;
   /** How slow a request body may be before the upload is cut with 408. */
   readonly body: BodyLimits;
   /** True while the gateway drains: responses then close their connections. */
@@ -43,9 +43,11 @@ type Tracked = IncomingMessage & { [EXCHANGE]?: { exchange: Exchange; head: Outg
 export class Upstream {
   readonly #proxy: httpProxy;
   readonly #options: UpstreamOptions;
+  readonly #head: HeadRules;
 
   constructor(options: UpstreamOptions) {
     this.#options = options;
+    this.#head = new HeadRules(options.head);
     // toProxy: the target is not run through url.parse (which cuts at "#"
     // and turns "\\" into "/"); the path is set from the head anyway.
     this.#proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false, changeOrigin: false, toProxy: true });
@@ -60,7 +62,7 @@ export class Upstream {
   forward(exchange: Exchange): void {
     const { req, res } = exchange;
     const origin = exchange.route!.origin;
-    const head = new OutgoingHead(exchange, { ...this.#options.head, basePath: origin.target.path ?? '' });
+    const head = new OutgoingHead(exchange, this.#head, origin.target.path ?? '');
     this.#options.observer.forwarding(exchange, head);
     const body = outgoingBody(exchange, this.#options.body, origin.agent.maxSockets !== Infinity);
     (req as Tracked)[EXCHANGE] = { exchange, head, body };
@@ -90,8 +92,9 @@ export class Upstream {
     proxyReq.path = head.path;
     body.release();
     // Nothing asked the origin to switch protocols (Upgrade stops here): a
-    // 101 is a broken answer, which Node would end in silence.
-    proxyReq.once('upgrade', (_res: IncomingMessage, socket: Socket) => {
+    // 101 is a broken answer, which Node would end in silence. Node emits
+    // 'upgrade' at most once per request: `on` spares a once-wrapper per request.
+    proxyReq.on('upgrade', (_res: IncomingMessage, socket: Socket) => {
       socket.destroy();
       this.#failed(exchange, Object.assign(new Error('the origin switched protocols unasked (101)'), { code: 'EPROTO' }));
     });

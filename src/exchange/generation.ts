@@ -6,12 +6,7 @@ import type { Step } from './step.js';
 
 /** What a configuration says about forwarding; each exchange is forwarded by its own generation's. */
 export interface ForwardSettings {
-  readonly head: {
-    /** Pseudonym for Via, or null when Via is off. */
-    readonly pseudonym: string | null;
-    /** X-Forwarded-* and Forwarded: what is written, and what of the client's passes. */
-    readonly forwarding: ForwardingHeaders;
-  };
+  readonly head: HeadRule;
   /** How slow a request body may be before the upload is cut with 408. */
   readonly body: {
     /** No byte for this long (ms): 408. */
@@ -19,6 +14,16 @@ export interface ForwardSettings {
     /** Least average bytes per second over each idleTimeout; 0: none. */
     readonly minRate: number;
   };
+}
+
+/** How every head toward an origin is made (the gateway's HeadRules). */
+export interface HeadRule {
+  /** Pseudonym for Via, or null when Via is off. */
+  readonly pseudonym: string | null;
+  /** X-Forwarded-* and Forwarded: what is written, and what of the client's passes. */
+  readonly forwarding: ForwardingHeaders;
+  /** The client's fields (lower-case names) that never reach the origin from a peer so trusted. */
+  notCopied(trusted: boolean): ReadonlySet<string>;
 }
 
 /**

@@ -47,7 +47,7 @@ export class BodyIdleWatch {
       this.#pausedAt = null;
       this.touch(0);
     });
-    req.once('end', () => this.stop());
+    req.on('end', () => this.stop()); // emitted once: no once-wrapper needed
     exchange.onEnd(() => this.stop());
   }
 

@@ -75,9 +75,11 @@ export class ClientConnection {
   }
 
   #ended(exchange: Exchange): void {
-    const at = this.#queue.indexOf(exchange);
+    // Nearly always the one at the head: no search, no splice.
+    const at = this.#queue[0] === exchange ? 0 : this.#queue.indexOf(exchange);
     if (at === -1) return;
-    this.#queue.splice(at, 1);
+    if (at === 0) this.#queue.shift();
+    else this.#queue.splice(at, 1);
     // The answer closed the connection (Node ends the socket after it): the
     // requests read behind it are not run.
     if (this.#socket.writableEnded || this.#socket.destroyed) this.#stopped = true;

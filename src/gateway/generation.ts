@@ -9,6 +9,7 @@ import { volumeKey } from '../headroom/volume-state.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Generation } from '../exchange/generation.js';
 import { createOrigin, type Origin } from '../exchange/origin.js';
+import { HeadRules } from './outgoing-head.js';
 import { RouteTable } from './route-table.js';
 import type { Constraint } from '../exchange/constraint.js';
 import type { Step } from '../exchange/step.js';
@@ -51,10 +52,10 @@ export function buildGeneration(number: number, config: GatewayConfig, parts: Ge
     signature: { via: pseudonym && viaEntry('1.1', pseudonym), server: config.headers.server },
     linger: { time: config.listen.lingerTime, bytes: config.listen.lingerBytes },
     forward: {
-      head: {
+      head: new HeadRules({
         pseudonym,
         forwarding: new ForwardingHeaders({ xForwarded: config.headers.xForwarded, forwarded: config.headers.forwarded, trustedProxies: config.trustedProxies }),
-      },
+      }),
       body: { idleTimeout: config.listen.bodyIdleTimeout, minRate: config.listen.minBodyRate },
     },
     volumeKeys,

@@ -56,7 +56,7 @@ export class Upstream {
   forward(exchange: Exchange, settings: ForwardSettings): void {
     const { req, res } = exchange;
     const origin = exchange.route!.origin;
-    const head = new OutgoingHead(exchange, { ...settings.head, basePath: origin.target.path ?? '' });
+    const head = new OutgoingHead(exchange, settings.head, origin.target.path ?? '');
     this.#options.observer.forwarding(exchange, head);
     const body = outgoingBody(exchange, settings.body, origin.agent.maxSockets !== Infinity);
     (req as Tracked)[EXCHANGE] = { exchange, head, body, settings };
@@ -86,8 +86,9 @@ export class Upstream {
     proxyReq.path = head.path;
     body.release();
     // Nothing asked the origin to switch protocols (Upgrade stops here): a
-    // 101 is a broken answer, which Node would end in silence.
-    proxyReq.once('upgrade', (_res: IncomingMessage, socket: Socket) => {
+    // 101 is a broken answer, which Node would end in silence. Node emits
+    // 'upgrade' at most once per request: `on` spares a once-wrapper per request.
+    proxyReq.on('upgrade', (_res: IncomingMessage, socket: Socket) => {
       socket.destroy();
       this.#failed(exchange, Object.assign(new Error('the origin switched protocols unasked (101)'), { code: 'EPROTO' }));
     });

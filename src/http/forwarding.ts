@@ -46,9 +46,9 @@ export class ForwardingHeaders {
     this.#owned = new Set([...(options.xForwarded ? X_FORWARDED : []), ...(options.forwarded ? ['forwarded'] : [])]);
   }
 
-  /** Whether the client's field of this (lower-case) name is not copied: `write` replaces it, or the client is not believed. */
-  drops(lowerName: string, trusted: boolean): boolean {
-    return this.#owned.has(lowerName) || (!trusted && CLAIMS.has(lowerName));
+  /** The client's fields (lower-case names) that are not copied: `write` replaces them, or the client is not believed. */
+  dropped(trusted: boolean): string[] {
+    return [...this.#owned, ...(trusted ? [] : CLAIMS)];
   }
 
   trusts(address: string | undefined): boolean {

@@ -80,6 +80,9 @@ export function checkFraming(maxHeaders: number): Step {
   };
 }
 
+/** The lengths of the SINGLE names: a field of any other length is none of them, with no lower-case copy made. */
+const SINGLE_LENGTHS: ReadonlySet<number> = new Set([...SINGLE].map((name) => name.length));
+
 function repeatedField(req: IncomingMessage): string | null {
   const raw = req.rawHeaders;
   // Nearly every request carries one of these fields (Host): a second look
@@ -87,6 +90,7 @@ function repeatedField(req: IncomingMessage): string | null {
   let first: string | null = null;
   let seen: Set<string> | null = null;
   for (let i = 0; i < raw.length; i += 2) {
+    if (!SINGLE_LENGTHS.has(raw[i]!.length)) continue;
     const lower = raw[i]!.toLowerCase();
     if (!SINGLE.has(lower)) continue;
     if (first === null) {

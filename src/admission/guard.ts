@@ -54,7 +54,14 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
       }
       return holdOf(exchange, state, answer.reservation, facts, size, destination, context);
     };
-    const answer = ledger.reserve({ volumeKey: state.key, bytes: decision.reserveBytes, inodes: facts.inodes, ...roomOf(decision, view!, policy) });
+    const unbounded = decision.verdict === 'admit_unknown' || decision.figures.usableBytes === null;
+    const answer = ledger.reserve({
+      volumeKey: state.key,
+      bytes: decision.reserveBytes,
+      inodes: facts.inodes,
+      roomBytes: unbounded ? Infinity : roomBytesOf(decision.figures),
+      roomInodes: unbounded ? Infinity : roomInodesOf(decision.figures, view!, policy),
+    });
     return answer instanceof Promise ? answer.then(granted) : granted(answer);
   };
 
@@ -158,16 +165,16 @@ type Rejection = Extract<Decision, { verdict: 'reject' }>;
 
 /**
  * The room the decision's snapshot allows the volume's holds, for the
- * ledger's check: what is usable plus what is already held. A write
- * admitted without fresh figures is not bounded by them.
+ * ledger's check: what is usable plus what is already held. (A write
+ * admitted without fresh figures is not bounded by them.)
  */
-function roomOf(decision: Decision, view: VolumeView, policy: PolicyConfig): { roomBytes: number; roomInodes: number } {
-  const f = decision.figures;
-  if (decision.verdict === 'admit_unknown' || f.usableBytes === null) return { roomBytes: Infinity, roomInodes: Infinity };
-  return {
-    roomBytes: f.usableBytes + f.reservedBytes,
-    roomInodes: f.freeInodes === null ? Infinity : f.freeInodes + view.reservedInodes - policy.minFreeInodes,
-  };
+function roomBytesOf(f: Decision['figures']): number {
+  return f.usableBytes! + f.reservedBytes;
+}
+
+/** The same for inodes: free less minFreeInodes, plus those already held. */
+function roomInodesOf(f: Decision['figures'], view: VolumeView, policy: PolicyConfig): number {
+  return f.freeInodes === null ? Infinity : f.freeInodes + view.reservedInodes - policy.minFreeInodes;
 }
 
 /**
@@ -235,7 +242,7 @@ function meter(
     const decision = decideGrowth(bytes, held, viewOf(state, ledger), policy, Date.now());
     if (decision.verdict === 'reject') return refuse(decision);
     // What the chunk needs beyond what is held, and the next stretch, in one ask.
-    const room = decision.verdict === 'admit_unknown' ? Infinity : decision.figures.usableBytes! + decision.figures.reservedBytes;
+    const room = decision.verdict === 'admit_unknown' ? Infinity : roomBytesOf(decision.figures);
     const settle = (grown: boolean): void => {
       if (exchange.cutReason) return; // cut (timed out, say) while the ledger answered
       if (!grown) {

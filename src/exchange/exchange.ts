@@ -58,8 +58,8 @@ export class Exchange {
   cutReason: Problem | null = null;
 
   readonly #onEnd: Array<() => void> = [];
-  /** What admitted constraints hold on the exchange, in admission order. */
-  readonly #holds: Hold[] = [];
+  /** What admitted constraints hold on the exchange, in admission order (none for most: reads hold nothing). */
+  #holds: Hold[] | null = null;
   /** A hold's chunk may answer later (see Hold.mayPause). */
   #mayPause = false;
   #ended = false;
@@ -97,7 +97,7 @@ export class Exchange {
   /** A constraint admitted the exchange with `hold`: it sees the body, the origin's status and the end. */
   hold(hold: Hold): void {
     if (this.#ended) return void hold.end(); // the client left while the constraint decided
-    this.#holds.push(hold);
+    (this.#holds ??= []).push(hold);
     if (hold.mayPause) this.#mayPause = true;
   }
 
@@ -112,6 +112,7 @@ export class Exchange {
 
   #chunkFrom(from: number, bytes: number): void | Promise<void> {
     const holds = this.#holds;
+    if (holds === null) return;
     for (let i = from; i < holds.length; i++) {
       if (this.cutReason) return;
       const waiting = holds[i]!.chunk?.(bytes);
@@ -121,7 +122,7 @@ export class Exchange {
 
   /** The origin's response started. */
   originStatus(status: number): void {
-    for (const hold of this.#holds) hold.originStatus?.(status);
+    if (this.#holds !== null) for (const hold of this.#holds) hold.originStatus?.(status);
   }
 
   /**
@@ -144,7 +145,9 @@ export class Exchange {
     if (this.#ended) return;
     this.#ended = true;
     if (this.#route) this.#route.origin.exchanges--;
-    for (const hold of this.#holds.splice(0)) hold.end();
+    const holds = this.#holds;
+    this.#holds = null;
+    if (holds !== null) for (const hold of holds) hold.end();
     for (let i = this.#onEnd.length - 1; i >= 0; i--) this.#onEnd[i]!();
   }
 

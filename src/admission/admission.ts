@@ -15,9 +15,10 @@ type Outcome = Problem | undefined | Promise<Problem | undefined>;
 export function admission(constraints: readonly Constraint[]): Step {
   const from = (exchange: Exchange, first: number): Outcome => {
     for (let i = first; i < constraints.length; i++) {
-      const said = constraints[i]!.admit(exchange);
-      if (said instanceof Promise) return said.then((later) => take(exchange, later) ?? from(exchange, i + 1));
-      const refusal = take(exchange, said);
+      const constraint = constraints[i]!;
+      const said = constraint.admit(exchange);
+      if (said instanceof Promise) return said.then((later) => take(exchange, constraint, later) ?? from(exchange, i + 1));
+      const refusal = take(exchange, constraint, said);
       if (refusal) return refusal;
     }
     return undefined;
@@ -26,9 +27,12 @@ export function admission(constraints: readonly Constraint[]): Step {
 }
 
 /** A refusal to answer with, or undefined once a hold is on the exchange. */
-function take(exchange: Exchange, said: Admission): Problem | undefined {
+function take(exchange: Exchange, constraint: Constraint, said: Admission): Problem | undefined {
   if (said === undefined) return undefined;
-  if (isRefusal(said)) return said;
+  if (isRefusal(said)) {
+    exchange.refusal = { constraint: constraint.name, error: said.error };
+    return said;
+  }
   exchange.hold(said);
   return undefined;
 }

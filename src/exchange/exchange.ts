@@ -39,8 +39,13 @@ export class Exchange {
    * not parse, or that routes to another origin). Null for other methods.
    */
   destination: Destination | null = null;
-  /** The admission decision, for a write. */
+  /** The storage guard's decision, for a write. */
   decision: Decision | null = null;
+  /**
+   * The constraint that refused the exchange and its error code, when one
+   * did (the guard's refusals are also in `decision`, with their reason).
+   */
+  refusal: { readonly constraint: string; readonly error: string } | null = null;
   /** The volume the decision was about. */
   volume: string | null = null;
   /** The request had already passed this gateway (Via). */
@@ -88,6 +93,18 @@ export class Exchange {
     if (this.#route && !this.#ended) this.#route.origin.exchanges--;
     this.#route = route;
     if (route && !this.#ended) route.origin.exchanges++;
+  }
+
+  /**
+   * What admission made of the exchange, for logs, metrics and traces: the
+   * guard's decision, unless a later constraint refused what it admitted
+   * (then `reject`, with that constraint's error code as the reason).
+   */
+  get admission(): { readonly decision: string; readonly reason: string; readonly constraint: string | null } | null {
+    const { decision, refusal } = this;
+    if (refusal !== null && decision?.verdict !== 'reject') return { decision: 'reject', reason: refusal.error, constraint: refusal.constraint };
+    if (decision !== null) return { decision: decision.verdict, reason: decision.reason, constraint: refusal?.constraint ?? null };
+    return null;
   }
 
   get mayPause(): boolean {

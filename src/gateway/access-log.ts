@@ -18,6 +18,7 @@ export function logAccess(logger: Logger, exchange: Exchange): void {
   const bytesOut = socket.bytesWritten - counted.written;
   counted.read = socket.bytesRead;
   counted.written = socket.bytesWritten;
+  const admission = exchange.admission;
   logger.info({
     msg: 'access',
     method: req.method,
@@ -28,8 +29,9 @@ export function logAccess(logger: Logger, exchange: Exchange): void {
     bytesOut,
     durationMs: Math.round((performance.now() - exchange.startedAt) * 1000) / 1000,
     origin: exchange.route?.origin.name ?? null,
-    decision: exchange.decision?.verdict,
-    reason: exchange.decision?.reason,
+    decision: admission?.decision,
+    reason: admission?.reason,
+    constraint: admission?.constraint ?? undefined,
     upstreamFailure: exchange.upstreamFailure ?? undefined,
     client: socket.remoteAddress,
     ...(exchange.span ? { trace_id: exchange.span.spanContext().traceId, span_id: exchange.span.spanContext().spanId } : {}),

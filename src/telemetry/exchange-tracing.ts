@@ -101,9 +101,10 @@ export class ExchangeTracing {
     }
     const attributes = decisionAttributes(exchange);
     if (attributes) span.setAttributes(attributes);
-    const refused = exchange.decision?.verdict === 'reject' || exchange.loop;
+    const admission = exchange.admission;
+    const refused = admission?.decision === 'reject' || exchange.loop;
     if (refused || status >= 500 || exchange.upstreamFailure) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: exchange.decision?.reason ?? exchange.upstreamFailure ?? String(status) });
+      span.setStatus({ code: SpanStatusCode.ERROR, message: admission?.reason ?? exchange.upstreamFailure ?? String(status) });
     }
     if (exchange.clientSpan) this.upstreamFailed(exchange, 'client_gone');
     span.end();
@@ -113,17 +114,17 @@ export class ExchangeTracing {
 /** The `headroom.*` span attributes (docs/telemetry.md) for the exchange's decision. */
 export function decisionAttributes(exchange: Exchange): Attributes | null {
   if (exchange.loop) return { 'headroom.decision': 'reject', 'headroom.reason': 'loop' };
+  const admission = exchange.admission;
+  if (!admission) return null;
+  const attributes: Attributes = { 'headroom.decision': admission.decision, 'headroom.reason': admission.reason };
+  if (admission.constraint !== null) attributes['headroom.constraint'] = admission.constraint;
   const d = exchange.decision;
-  if (!d) return null;
+  if (!d) return attributes;
   const f = d.figures;
-  return {
-    'headroom.decision': d.verdict,
-    'headroom.reason': d.reason,
-    'headroom.volume': exchange.volume ?? undefined,
-    'headroom.requested_bytes': f.requestedBytes ?? undefined,
-    'headroom.usable_bytes': f.usableBytes ?? undefined,
-    'headroom.reserved_bytes': f.reservedBytes,
-    'headroom.snapshot_age_ms': f.snapshotAgeMs ?? undefined,
-  };
+  attributes['headroom.volume'] = exchange.volume ?? undefined;
+  attributes['headroom.requested_bytes'] = f.requestedBytes ?? undefined;
+  attributes['headroom.usable_bytes'] = f.usableBytes ?? undefined;
+  attributes['headroom.reserved_bytes'] = f.reservedBytes;
+  attributes['headroom.snapshot_age_ms'] = f.snapshotAgeMs ?? undefined;
+  return attributes;
 }
-

@@ -56,8 +56,8 @@ export class GatewayMetrics {
 
   /** At the exchange's end. */
   exchangeEnded(exchange: Exchange): void {
-    const d = exchange.decision;
-    if (d) this.#decisions.add(1, { decision: d.verdict, reason: d.reason, origin: exchange.route?.origin.name ?? '' });
+    const d = exchange.admission;
+    if (d) this.#decisions.add(1, { decision: d.decision, reason: d.reason, origin: exchange.route?.origin.name ?? '' });
     else if (exchange.loop) this.#decisions.add(1, { decision: 'reject', reason: 'loop', origin: '' });
   }
 

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { AdminConfig } from '../config/types.js';
 import { bearerAllows } from '../http/bearer.js';
+import { retireServer } from '../http/retire-server.js';
 import type { GatewayStatus } from './status.js';
 import { readiness } from './status.js';
 import { statusPage } from './status-page.js';
@@ -82,13 +83,6 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
       server.close();
       await once(server, 'close');
     },
-    retire: async (timeout) => {
-      const closed = once(server, 'close');
-      server.close();
-      const deadline = setTimeout(() => server.closeAllConnections(), timeout);
-      deadline.unref();
-      await closed;
-      clearTimeout(deadline);
-    },
+    retire: (timeout) => retireServer(server, timeout),
   };
 }

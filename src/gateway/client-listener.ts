@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import type { ListenConfig } from '../config/types.js';
 import type { Logger } from '../log/log.js';
 import type { Problem } from '../http/problem.js';
+import { retireServer } from '../http/retire-server.js';
 import { clientErrorProblem } from './client-error.js';
 import { ClientConnection } from './client-connection.js';
 import type { Exchange } from '../exchange/exchange.js';
@@ -94,13 +95,7 @@ export class ClientListener {
    */
   async retire(timeout: number): Promise<void> {
     this.retiring = true;
-    const server = this.#server;
-    const closed = once(server, 'close');
-    server.close();
-    const deadline = setTimeout(() => server.closeAllConnections(), timeout);
-    deadline.unref();
-    await closed;
-    clearTimeout(deadline);
+    await retireServer(this.#server, timeout);
   }
 
   /** Closes every connection now (after a drain that ran out of time). */

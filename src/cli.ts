@@ -13,6 +13,8 @@ const USAGE = `usage:
   headroom agent --config FILE [--key value ...]   run the agent on an origin host
   headroom check-config FILE [--key value ...]     validate a gateway or agent config file; print the effective config
   headroom demo                                    a sample origin guarded by the gateway, on loopback
+  headroom version                                 print the version (also --version, -v)
+  headroom <command> --help                        the command's options
 
 Any config key can be given as --<key.path> value (e.g. --listen.port 8081), or in the
 environment as HEADROOM_<KEY_PATH> (gateway) or HEADROOM_AGENT_<KEY_PATH> (agent).`;
@@ -30,8 +32,28 @@ function orExit<T>(result: Result<T>): T {
   process.exit(1);
 }
 
+/** `headroom <command> --help`: what the command does and every option it takes. */
+async function commandHelp(command: string): Promise<string> {
+  const { optionLines } = await import('./cli/help.js');
+  const { gatewaySchema } = await import('./config/schema.js');
+  const { agentSchema } = await import('./config/agent-config.js');
+  const line = USAGE.split('\n').find((l) => l.trimStart().startsWith(`headroom ${command} `)) ?? `  headroom ${command}`;
+  const schema = command === 'agent' ? agentSchema : command === 'demo' ? null : gatewaySchema;
+  const options = schema === null ? [] : ['', 'options (any config key; sizes in bytes, durations in ms; also HEADROOM_<KEY_PATH>):', ...optionLines(schema)];
+  return [`usage:`, line, ...options].join('\n');
+}
+
+const COMMANDS = new Set(['proxy', 'agent', 'check-config', 'demo']);
+
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === 'version' || command === '--version' || command === '-v') {
+    const { packageVersion } = await import('./cli/version.js');
+    return void process.stdout.write(`headroom ${packageVersion()}\n`);
+  }
+  if (command !== undefined && COMMANDS.has(command) && (rest.includes('--help') || rest.includes('-h'))) {
+    return void process.stdout.write(`${await commandHelp(command)}\n`);
+  }
   // Before the configuration is read: start-up's full GC already sizes the limit.
   if (command === 'proxy' || command === 'demo') growHeapForStreams();
   const known = new Set([...(command === 'agent' ? agentFlags : command === 'check-config' ? [...gatewayFlags, ...agentFlags] : gatewayFlags), 'config']);
@@ -64,6 +86,7 @@ async function main(argv: readonly string[]): Promise<void> {
     case undefined:
     case 'help':
     case '--help':
+    case '-h':
       process.stdout.write(`${USAGE}\n`);
       return;
     default:

@@ -12,7 +12,7 @@ const USAGE = `usage:
   headroom proxy --config FILE [--key value ...]   run the gateway
   headroom agent --config FILE [--key value ...]   run the agent on an origin host
   headroom check-config FILE [--key value ...]     validate a gateway or agent config file; print the effective config
-  headroom demo                                    a sample origin guarded by the gateway, on loopback
+  headroom demo [--key value ...]                  a sample origin guarded by the gateway, on loopback
   headroom version                                 print the version (also --version, -v)
   headroom <command> --help                        the command's options
 
@@ -38,8 +38,8 @@ async function commandHelp(command: string): Promise<string> {
   const { gatewaySchema } = await import('./config/schema.js');
   const { agentSchema } = await import('./config/agent-config.js');
   const line = USAGE.split('\n').find((l) => l.trimStart().startsWith(`headroom ${command} `)) ?? `  headroom ${command}`;
-  const schema = command === 'agent' ? agentSchema : command === 'demo' ? null : gatewaySchema;
-  const options = schema === null ? [] : ['', 'options (any config key; sizes in bytes, durations in ms; also HEADROOM_<KEY_PATH>):', ...optionLines(schema)];
+  const schema = command === 'agent' ? agentSchema : gatewaySchema;
+  const options = ['', 'options (any config key; sizes in bytes, durations in ms; also HEADROOM_<KEY_PATH>):', ...optionLines(schema)];
   return [`usage:`, line, ...options].join('\n');
 }
 
@@ -81,7 +81,7 @@ async function main(argv: readonly string[]): Promise<void> {
       return;
     }
     case 'demo':
-      await (await import('./cli/demo.js')).runDemo();
+      await (await import('./cli/demo.js')).runDemo(flagsAsArgv(flags, ['config']));
       return;
     case undefined:
     case 'help':

@@ -75,7 +75,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
 
   const server = http.createServer(handle);
   server.listen(config.port, config.host);
-  await once(server, 'listening');
+  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
   return {
     address: server.address() as AddressInfo,
     close: async () => {

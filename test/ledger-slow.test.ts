@@ -73,7 +73,7 @@ t.test('16 uploads decided at once on a ledger that answers later: exactly those
 
 t.test('16 chunked uploads growing through a ledger that answers later never put more than the room on the origin', async (t) => {
   const origin = await countingOrigin(t);
-  const ledger = new SlowLedger(2);
+  const ledger = new SlowLedger(20);
   const { gateway } = await gatewayOnSlowLedger(t, origin.url, ledger, { unknownLength: '128KiB' });
   const answers = await Promise.all(Array.from({ length: 16 }, (_, i) => put(`${gateway.url}/c${i}`, Buffer.alloc(MiB, 'c'), true).catch(() => ({ status: 0, body: {} }))));
   t.ok(ledger.growths > 16, `the uploads grew through the ledger (${ledger.growths} asks)`);

@@ -5,7 +5,7 @@ import type { Ledger, Reservation, ReserveAnswer } from '../ledger/ledger.js';
 import { isRefusal, type Admission, type Constraint, type Hold } from '../exchange/constraint.js';
 import type { Destination, Exchange } from '../exchange/exchange.js';
 import { sourceSize } from './copy-size.js';
-import { decide, decideGrowth, type Decision, type VolumeView, type WriteFacts } from '../decision/decision.js';
+import { decide, decideGrowth, usableBytes, type Decision, type VolumeView, type WriteFacts } from '../decision/decision.js';
 import { clientGone, overDeclaredProblem, rangeNotSupported, refusalProblem, sizeUnknownProblem, streamedTooLarge, type RefusalContext } from '../decision/refusal.js';
 import { declaredSize, inodesOf, type DeclaredSize } from '../decision/write-facts.js';
 
@@ -62,7 +62,12 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
       roomBytes: unbounded ? Infinity : roomBytesOf(decision.figures),
       roomInodes: unbounded ? Infinity : roomInodesOf(decision.figures, view!, policy),
     });
-    return answer instanceof Promise ? answer.then(granted) : granted(answer);
+    if (!(answer instanceof Promise)) return granted(answer);
+    return answer.then((later) => {
+      if (!later.granted || unbounded || !overcommitted(state, ledger, policy)) return granted(later);
+      later.reservation.release();
+      return granted({ granted: false, reservedBytes: ledger.reservedBytes(state.key), reservedInodes: ledger.reservedInodes(state.key) });
+    });
   };
 
   /** A later figure of the ledger's refused what the decision admitted: the decision on those figures. */
@@ -243,9 +248,9 @@ function meter(
     if (decision.verdict === 'reject') return refuse(decision);
     // What the chunk needs beyond what is held, and the next stretch, in one ask.
     const room = decision.verdict === 'admit_unknown' ? Infinity : roomBytesOf(decision.figures);
-    const settle = (grown: boolean): void => {
+    const settle = (grown: boolean, waited: boolean): void => {
       if (exchange.cutReason) return; // cut (timed out, say) while the ledger answered
-      if (!grown) {
+      if (!grown || (waited && room !== Infinity && overcommitted(state, ledger, policy))) {
         const again = decideGrowth(bytes, reservation.bytes, viewOf(state, ledger), policy, Date.now());
         return refuse(again.verdict === 'reject' ? again : { verdict: 'reject', status: 507, reason: 'insufficient_storage', figures: again.figures });
       }
@@ -253,9 +258,20 @@ function meter(
       state.addStreamed(bytes);
     };
     const grown = reservation.grow(bytes - held + decision.reserveBytes, room);
-    if (grown instanceof Promise) return grown.then(settle);
-    settle(grown);
+    if (!(grown instanceof Promise)) return settle(grown, false);
+    return grown.then((later) => settle(later, true));
   };
+}
+
+/**
+ * After a ledger's later answer: while it was pending, other uploads
+ * streamed, moving bytes from their holds to what is written — room the
+ * figure sent with the ask still counted as free. What is held and written
+ * must still fit what the snapshot allows, or the grant is not used.
+ */
+function overcommitted(state: VolumeState, ledger: Ledger, policy: PolicyConfig): boolean {
+  const snapshot = state.snapshot;
+  return snapshot !== null && usableBytes(snapshot, { reservedBytes: ledger.reservedBytes(state.key), writtenSinceSnapshot: state.writtenSinceSnapshot }, policy) < 0;
 }
 
 /** A volume as the decision sees it: its state with the ledger's holds on it. */

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { once } from 'node:events';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { ConfigResult } from '../src/config/load.js';
@@ -127,7 +127,7 @@ t.test('marks and reservations of a volume that stays survive a reload; a remove
   });
   const floodRoot = path.join(removed.root, '..', `${path.basename(removed.root)}-flood`);
   await mkdir(floodRoot);
-  t.teardown(() => import('node:fs/promises').then((fs) => fs.rm(floodRoot, { recursive: true, force: true })));
+  t.teardown(() => rm(floodRoot, { recursive: true, force: true }));
   await writeFile(path.join(floodRoot, 'filler'), Buffer.alloc(1000 * 1024));
 
   // A snapshot at start and then not for an hour: a restarted source would take a new one at once and lift the 507 mark.

@@ -1,6 +1,7 @@
 import { bodyFraming } from '../http/framing.js';
 import type { Problem } from '../http/problem.js';
 import type { Exchange } from '../exchange/exchange.js';
+import type { ForwardSettings } from '../exchange/generation.js';
 
 /**
  * nginx's client_body_timeout for a request being forwarded: when no
@@ -85,13 +86,8 @@ export class BodyIdleWatch {
   }
 }
 
-/** How slow a request body may be. */
-export interface BodyLimits {
-  /** No byte for this long (ms): 408. */
-  readonly idleTimeout: number;
-  /** Least average bytes per second over each idleTimeout; 0: none. */
-  readonly minRate: number;
-}
+/** How slow a request body may be (set by the exchange's generation). */
+export type BodyLimits = ForwardSettings['body'];
 
 function tooSlowProblem(minRate: number, bytes: number, elapsed: number): Problem {
   return {

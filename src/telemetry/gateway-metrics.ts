@@ -17,7 +17,8 @@ export class GatewayMetrics {
   readonly #decisions: Counter;
   readonly #upstream: Histogram;
 
-  constructor(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number) {
+  /** Without a `registry`, no volume figures: a group's worker leaves them to the primary. */
+  constructor(meter: Meter, registry: HeadroomRegistry | null, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number) {
     this.#decisions = meter.createCounter('headroom_decisions', { description: 'Admission decisions about writes' });
     this.#upstream = meter.createHistogram('headroom_upstream_duration_seconds', {
       description: 'Time from forwarding a request to the start of the origin’s response',
@@ -26,6 +27,10 @@ export class GatewayMetrics {
     });
     meter.createObservableGauge('headroom_requests_in_flight', { description: 'Exchanges in progress' }).addCallback((r) => r.observe(inFlight()));
 
+    if (registry) this.#volumes(meter, registry, ledger, policy);
+  }
+
+  #volumes(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: () => PolicyConfig): void {
     const gauge = (name: string, description: string, unit: string) => meter.createObservableGauge(name, { description, unit });
     const usable = gauge('headroom_volume_usable_bytes', 'Bytes a write can get now (usable, docs/admission.md)', 'By');
     const total = gauge('headroom_volume_total_bytes', 'Volume size', 'By');

@@ -3,7 +3,7 @@ import type { Ledger, Reservation, ReserveRequest } from '../src/ledger/ledger.j
 import { MemoryLedger } from '../src/ledger/memory-ledger.js';
 import { SlowLedger } from './helpers/slow-ledger.js';
 
-const ask = (volumeKey: string, bytes: number, more: Partial<ReserveRequest> = {}): ReserveRequest => ({ volumeKey, bytes, inodes: 0, roomBytes: Infinity, roomInodes: Infinity, ...more });
+const ask = (volumeKey: string, bytes: number, more: Partial<ReserveRequest> = {}): ReserveRequest => ({ volumeKey, bytes, inodes: 0, roomBytes: Infinity, roomInodes: Infinity, since: null, ...more });
 
 async function granted(ledger: Ledger, request: ReserveRequest): Promise<Reservation> {
   const answer = await ledger.reserve(request);
@@ -25,12 +25,12 @@ function contract(t: Test, make: () => Ledger): void {
     t.equal(ledger.reservedBytes('v1'), 120, 'consumed bytes are no longer reserved');
     a.consume(1000);
     t.equal(a.bytes, 0, 'consuming never goes below zero');
-    t.equal(await a.grow(25, Infinity), true);
+    t.equal(await a.grow(25, Infinity, null), 'held');
     t.equal(ledger.reservedBytes('v1'), 75);
     a.release();
     a.release();
     t.equal(ledger.reservedBytes('v1'), 50, 'a second release gives back nothing');
-    t.equal(await a.grow(10, Infinity), false, 'a released reservation cannot grow');
+    t.equal(await a.grow(10, Infinity, null), 'refused', 'a released reservation cannot grow');
     a.consume(5);
     t.equal(ledger.reservedBytes('v1'), 50, 'a released reservation holds nothing more');
     b.release();
@@ -42,13 +42,13 @@ function contract(t: Test, make: () => Ledger): void {
   t.test('check and hold are one step: a request past the room is refused with the figures, and holds nothing', async (t) => {
     const ledger = make();
     const a = await granted(ledger, ask('v', 60, { roomBytes: 100 }));
-    t.same(await ledger.reserve(ask('v', 41, { roomBytes: 100 })), { granted: false, reservedBytes: 60, reservedInodes: 0 });
+    t.same(await ledger.reserve(ask('v', 41, { roomBytes: 100 })), { granted: false, reservedBytes: 60, reservedInodes: 0, writtenBytes: 0, writtenInodes: 0 });
     t.equal(ledger.reservedBytes('v'), 60, 'the refused request holds nothing');
     const b = await granted(ledger, ask('v', 40, { roomBytes: 100 }));
-    t.equal(await a.grow(1, 100), false, 'growth past the room is refused');
+    t.equal(await a.grow(1, 100, null), 'refused', 'growth past the room is refused');
     t.equal(ledger.reservedBytes('v'), 100, 'and holds nothing');
     b.release();
-    t.equal(await a.grow(40, 100), true, 'growth within the room is held');
+    t.equal(await a.grow(40, 100, null), 'held', 'growth within the room is held');
     t.equal(ledger.reservedBytes('v'), 100);
     a.release();
   });
@@ -57,7 +57,7 @@ function contract(t: Test, make: () => Ledger): void {
     const ledger = make();
     const a = await granted(ledger, ask('v1', 10, { inodes: 1, roomInodes: 2 }));
     const b = await granted(ledger, ask('v1', 0, { inodes: 1, roomInodes: 2 }));
-    t.same(await ledger.reserve(ask('v1', 0, { inodes: 1, roomInodes: 2 })), { granted: false, reservedBytes: 10, reservedInodes: 2 }, 'a third inode is past the room');
+    t.same(await ledger.reserve(ask('v1', 0, { inodes: 1, roomInodes: 2 })), { granted: false, reservedBytes: 10, reservedInodes: 2, writtenBytes: 0, writtenInodes: 0 }, 'a third inode is past the room');
     await granted(ledger, ask('v2', 5));
     t.equal(ledger.reservedInodes('v1'), 2);
     t.equal(ledger.reservedInodes('v2'), 0, 'a write that creates nothing holds no inode');
@@ -84,5 +84,5 @@ t.test('the memory ledger answers at once: no promise', async (t) => {
   const ledger = new MemoryLedger();
   const answer = ledger.reserve(ask('v', 1));
   t.notOk(answer instanceof Promise);
-  t.ok(answer.granted && !((answer.reservation.grow(1, Infinity) as unknown) instanceof Promise));
+  t.ok(answer.granted && !((answer.reservation.grow(1, Infinity, null) as unknown) instanceof Promise));
 });

@@ -1,7 +1,7 @@
 import type { PolicyConfig } from '../config/types.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { VolumeState } from '../headroom/volume-state.js';
-import type { Ledger, Reservation, ReserveAnswer } from '../ledger/ledger.js';
+import type { GrowAnswer, Ledger, Reservation, ReserveAnswer } from '../ledger/ledger.js';
 import { isRefusal, type Admission, type Constraint, type Hold } from '../exchange/constraint.js';
 import type { Destination, Exchange } from '../exchange/exchange.js';
 import { sourceSize } from './copy-size.js';
@@ -47,8 +47,18 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
     if (state === null) return size.header === null ? undefined : { chunk: heldToDeclared(exchange, size, nothing), end: nothing };
 
     const granted = (answer: ReserveAnswer): Admission => {
+      if ('unavailable' in answer) {
+        exchange.decision = { verdict: 'reject', status: 503, reason: 'ledger_unavailable', figures: decision.figures };
+        return refusalProblem(exchange.decision, { ...context(), unavailable: answer.unavailable });
+      }
       if (!answer.granted) {
-        const refused = refusedByLedger(facts, { ...view!, reservedBytes: answer.reservedBytes, reservedInodes: answer.reservedInodes });
+        const refused = refusedByLedger(facts, {
+          ...view!,
+          reservedBytes: answer.reservedBytes,
+          reservedInodes: answer.reservedInodes,
+          writtenSinceSnapshot: view!.writtenSinceSnapshot + answer.writtenBytes,
+          inodesSinceSnapshot: view!.inodesSinceSnapshot + answer.writtenInodes,
+        });
         exchange.decision = refused;
         return refusalProblem(refused, context());
       }
@@ -61,12 +71,13 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
       inodes: facts.inodes,
       roomBytes: unbounded ? Infinity : roomBytesOf(decision.figures),
       roomInodes: unbounded ? Infinity : roomInodesOf(decision.figures, view!, policy),
+      since: unbounded ? null : state.snapshot!.takenAt,
     });
     if (!(answer instanceof Promise)) return granted(answer);
     return answer.then((later) => {
-      if (!later.granted || unbounded || !overcommitted(state, ledger, policy)) return granted(later);
+      if (!later.granted || unbounded || ledger.shared || !overcommitted(state, ledger, policy)) return granted(later);
       later.reservation.release();
-      return granted({ granted: false, reservedBytes: ledger.reservedBytes(state.key), reservedInodes: ledger.reservedInodes(state.key) });
+      return granted({ granted: false, reservedBytes: ledger.reservedBytes(state.key), reservedInodes: ledger.reservedInodes(state.key), writtenBytes: 0, writtenInodes: 0 });
     });
   };
 
@@ -86,12 +97,13 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
       made = status === 201 || (destination !== null && status === 204); // a COPY or MOVE onto an existing resource makes it anew
     };
     if (facts.declaredBytes === null && destination === null) {
+      const metered = meter(exchange, state, reservation, { ledger, policy, context });
       return {
-        chunk: meter(exchange, state, reservation, { ledger, policy, context }),
+        chunk: metered.chunk,
         originStatus,
         end: () => {
           if (made) state.addCreated(facts.inodes);
-          reservation.release();
+          reservation.release({ bytes: metered.streamed(), inodes: made ? facts.inodes : 0 });
         },
         mayPause: !ledger.immediate,
       };
@@ -111,7 +123,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
       end: () => {
         state.addWritten(written);
         if (made) state.addCreated(facts.inodes);
-        reservation.release();
+        reservation.release({ bytes: written, inodes: made ? facts.inodes : 0 });
       },
     };
   };
@@ -231,36 +243,40 @@ function meter(
   state: VolumeState,
   reservation: Reservation,
   { ledger, policy, context }: { ledger: Ledger; policy: PolicyConfig; context: () => RefusalContext },
-): Chunk {
-  const refuse = (decision: Rejection): void => {
+): { chunk: Chunk; streamed: () => number } {
+  let streamed = 0;
+  const refuse = (decision: Rejection, unavailable?: string): void => {
     exchange.decision = decision;
-    exchange.cut(refusalProblem(decision, context()));
+    exchange.cut(refusalProblem(decision, { ...context(), unavailable }));
   };
-  return (bytes) => {
+  const pass = (bytes: number): void => {
+    reservation.consume(bytes);
+    state.addStreamed(bytes);
+    streamed += bytes;
+  };
+  const chunk: Chunk = (bytes) => {
     if (exchange.cutReason) return; // what still arrives is dropped, not sent
     const held = reservation.bytes;
-    if (bytes <= held) {
-      reservation.consume(bytes);
-      state.addStreamed(bytes);
-      return;
-    }
+    if (bytes <= held) return pass(bytes);
     const decision = decideGrowth(bytes, held, viewOf(state, ledger), policy, Date.now());
     if (decision.verdict === 'reject') return refuse(decision);
     // What the chunk needs beyond what is held, and the next stretch, in one ask.
-    const room = decision.verdict === 'admit_unknown' ? Infinity : roomBytesOf(decision.figures);
-    const settle = (grown: boolean, waited: boolean): void => {
+    const bounded = decision.verdict !== 'admit_unknown';
+    const room = bounded ? roomBytesOf(decision.figures) : Infinity;
+    const settle = (grown: GrowAnswer, waited: boolean): void => {
       if (exchange.cutReason) return; // cut (timed out, say) while the ledger answered
-      if (!grown || (waited && room !== Infinity && overcommitted(state, ledger, policy))) {
+      if (grown === 'unavailable') return refuse({ verdict: 'reject', status: 503, reason: 'ledger_unavailable', figures: decision.figures }, 'no answer to a growing upload');
+      if (grown === 'refused' || (waited && bounded && !ledger.shared && overcommitted(state, ledger, policy))) {
         const again = decideGrowth(bytes, reservation.bytes, viewOf(state, ledger), policy, Date.now());
         return refuse(again.verdict === 'reject' ? again : { verdict: 'reject', status: 507, reason: 'insufficient_storage', figures: again.figures });
       }
-      reservation.consume(bytes);
-      state.addStreamed(bytes);
+      pass(bytes);
     };
-    const grown = reservation.grow(bytes - held + decision.reserveBytes, room);
+    const grown = reservation.grow(bytes - held + decision.reserveBytes, room, bounded ? state.snapshot!.takenAt : null);
     if (!(grown instanceof Promise)) return settle(grown, false);
     return grown.then((later) => settle(later, true));
   };
+  return { chunk, streamed: () => streamed };
 }
 
 /**

@@ -23,7 +23,7 @@ export interface VolumeView {
 }
 
 /** `headroom.reason` values (docs/telemetry.md) the core decision gives. */
-export type Reason = 'fits' | 'insufficient_storage' | 'too_large' | 'flood_stage' | 'inodes' | 'stale';
+export type Reason = 'fits' | 'insufficient_storage' | 'too_large' | 'flood_stage' | 'inodes' | 'stale' | 'ledger_unavailable';
 
 /** The figures behind a decision, for the answer's body and the trace. */
 export interface Figures {

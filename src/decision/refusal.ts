@@ -10,6 +10,8 @@ export interface RefusalContext {
   readonly retryAfter: number;
   readonly minFreeInodes: number;
   readonly maxBodySize: number;
+  /** Why a shared ledger could not be asked, for a `ledger_unavailable` refusal. */
+  readonly unavailable?: string;
 }
 
 type Rejection = Extract<Decision, { verdict: 'reject' }>;
@@ -74,6 +76,15 @@ export function refusalProblem(decision: Rejection, context: RefusalContext): Pr
         suggestedAction: 'Retry later.',
         retryAfter: context.retryAfter,
         members: members(f, context),
+      };
+    case 'ledger_unavailable':
+      return {
+        status: 503,
+        error: 'ledger_unavailable',
+        detail: `The shared ledger that keeps this gateway's replicas from promising the same room twice could not be asked (${context.unavailable ?? 'no answer'}); writes to ${where} wait until it answers.`,
+        suggestedAction: 'Retry later.',
+        retryAfter: context.retryAfter,
+        members: { requested: f.requestedBytes, origin: context.origin, volume: context.volume },
       };
     default:
       return {

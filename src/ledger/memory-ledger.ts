@@ -1,15 +1,16 @@
-import type { Ledger, Reservation, ReserveAnswer, ReserveRequest } from './ledger.js';
+import type { GrowAnswer, Ledger, Reservation, ReserveAnswer, ReserveRequest } from './ledger.js';
 
 /** Reservations of one gateway process. Every answer is synchronous, so a check and its reservation cannot interleave with another's. */
 export class MemoryLedger implements Ledger {
   readonly immediate = true;
+  readonly shared = false;
   readonly #bytes = new Tally();
   readonly #inodes = new Tally();
 
   reserve({ volumeKey, bytes, inodes, roomBytes, roomInodes }: ReserveRequest): ReserveAnswer {
     const reservedBytes = this.#bytes.of(volumeKey);
     const reservedInodes = this.#inodes.of(volumeKey);
-    if (reservedBytes + bytes > roomBytes || (inodes > 0 && reservedInodes + inodes > roomInodes)) return { granted: false, reservedBytes, reservedInodes };
+    if (reservedBytes + bytes > roomBytes || (inodes > 0 && reservedInodes + inodes > roomInodes)) return { granted: false, reservedBytes, reservedInodes, writtenBytes: 0, writtenInodes: 0 };
     return { granted: true, reservation: new MemoryReservation(this, volumeKey, bytes, inodes) };
   }
 
@@ -28,6 +29,8 @@ export class MemoryLedger implements Ledger {
   totalReservedInodes(): number {
     return this.#inodes.total;
   }
+
+  async close(): Promise<void> {}
 
   /** For reservations only: moves the volume's and the total's figures by the deltas. */
   adjust(volumeKey: string, bytes: number, inodes: number): void {
@@ -81,10 +84,10 @@ class MemoryReservation implements Reservation {
     if (!this.#released) this.#hold(-Math.min(bytes, this.#bytes));
   }
 
-  grow(bytes: number, roomBytes: number): boolean {
-    if (this.#released || this.ledger.reservedBytes(this.volumeKey) + bytes > roomBytes) return false;
+  grow(bytes: number, roomBytes: number): GrowAnswer {
+    if (this.#released || this.ledger.reservedBytes(this.volumeKey) + bytes > roomBytes) return 'refused';
     this.#hold(bytes);
-    return true;
+    return 'held';
   }
 
   release(): void {

@@ -1,4 +1,4 @@
-import type { Ledger, Reservation, ReserveAnswer, ReserveRequest } from '../../src/ledger/ledger.js';
+import type { GrowAnswer, Ledger, Reservation, ReserveAnswer, ReserveRequest } from '../../src/ledger/ledger.js';
 import { MemoryLedger } from '../../src/ledger/memory-ledger.js';
 
 /**
@@ -8,6 +8,7 @@ import { MemoryLedger } from '../../src/ledger/memory-ledger.js';
  */
 export class SlowLedger implements Ledger {
   readonly immediate = false;
+  readonly shared = false;
   readonly #inner = new MemoryLedger();
   readonly #delayMs: number;
   #held: Array<() => void> | null = null;
@@ -55,6 +56,8 @@ export class SlowLedger implements Ledger {
     return this.#inner.totalReservedInodes();
   }
 
+  async close(): Promise<void> {}
+
   #slow(reservation: Reservation): Reservation {
     return {
       get bytes() {
@@ -64,12 +67,12 @@ export class SlowLedger implements Ledger {
         return reservation.inodes;
       },
       consume: (bytes) => reservation.consume(bytes),
-      grow: (bytes, roomBytes) =>
+      grow: (bytes, roomBytes, since) =>
         this.#later(() => {
           this.growths++;
-          return reservation.grow(bytes, roomBytes) as boolean;
+          return reservation.grow(bytes, roomBytes, since) as GrowAnswer;
         }),
-      release: () => reservation.release(),
+      release: (written) => reservation.release(written),
     };
   }
 

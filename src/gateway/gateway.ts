@@ -50,6 +50,8 @@ export interface GatewayOptions {
   readonly part?: GatewayPart;
   /** The admin listener's `/metrics` text from this process's own (the group's primary adds its workers'). */
   readonly adminMetrics?: (own: string) => Promise<string>;
+  /** The volume registry to use (a group's worker fills it before its listener opens); a new one when not given. */
+  readonly registry?: HeadroomRegistry;
   /** What `POST /reload` does, when not this gateway's own reload (the group's primary reloads the group). */
   readonly adminReload?: () => Promise<ReloadResult>;
 }
@@ -68,12 +70,12 @@ export interface Gateway {
   /** The origins of that generation (their health and agent status). */
   readonly origins: ReadonlyMap<string, Origin>;
   /**
-   * Reads the configuration again (`options.load`) — or takes `validated`,
-   * already read and checked — and, when it is valid, swaps it in: new
-   * exchanges take it, those in flight finish on theirs. A broken one
-   * leaves the running generation untouched. Reloads run one at a time.
+   * Reads the configuration again (`options.load`) — or takes `read`, read
+   * already — and, when it is valid, swaps it in: new exchanges take it,
+   * those in flight finish on theirs. A broken one leaves the running
+   * generation untouched. Reloads run one at a time.
    */
-  reload(validated?: GatewayConfig): Promise<ReloadResult>;
+  reload(read?: ConfigResult): Promise<ReloadResult>;
   /** This process's metrics as Prometheus text ('' when metrics are off). */
   metricsText(): Promise<string>;
   /**
@@ -91,7 +93,7 @@ export interface Gateway {
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
   const part = options.part ?? 'whole';
-  const registry = new HeadroomRegistry(config.policy, { fed: part === 'worker' });
+  const registry = options.registry ?? new HeadroomRegistry(config.policy, { fed: part === 'worker' });
   const ledger = options.ledger ?? new MemoryLedger();
   const telemetry = await startProviders(config.telemetry);
   const sources = new SourceSet(registry, logger, telemetry.tracer);
@@ -295,9 +297,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
 
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, generation: 1, changed: [] });
-  const reloadOnce = async (validated?: GatewayConfig): Promise<ReloadResult> => {
+  const reloadOnce = async (given?: ConfigResult): Promise<ReloadResult> => {
     if (draining) return { ok: false, generation: current.number, problems: ['the gateway is stopping'] };
-    const read: ConfigResult = validated ? { ok: true, config: validated } : options.load ? options.load() : { ok: false, problems: ['this gateway was started without a configuration to read again'] };
+    const read: ConfigResult = given ?? (options.load ? options.load() : { ok: false, problems: ['this gateway was started without a configuration to read again'] });
     if (!read.ok) {
       for (const problem of read.problems) logger.error({ msg: `reload refused: ${problem}` });
       logger.error({ msg: 'reload refused: the running configuration stays', generation: current.number, problems: read.problems.length });
@@ -314,7 +316,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return { ok: false, generation: current.number, problems: [problem] };
     }
   };
-  const reload = (validated?: GatewayConfig): Promise<ReloadResult> => (reloading = reloading.then(() => reloadOnce(validated), () => reloadOnce(validated)));
+  const reload = (read?: ConfigResult): Promise<ReloadResult> => (reloading = reloading.then(() => reloadOnce(read), () => reloadOnce(read)));
 
   const stop = async (): Promise<void> => {
     draining = true;

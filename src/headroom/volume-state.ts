@@ -90,6 +90,11 @@ export class VolumeState {
     return this.#markedFullAt !== null;
   }
 
+  /** `Date.now()` of the origin's 507 that marked it full, while it does. */
+  get markedFullAt(): number | null {
+    return this.#markedFullAt;
+  }
+
   get lastError(): string | null {
     return this.#lastError;
   }

@@ -2,7 +2,7 @@ import cluster from 'node:cluster';
 import { once } from 'node:events';
 import type { Gateway } from '../gateway/gateway.js';
 import { HeadroomRegistry } from '../headroom/registry.js';
-import { createLogger, flushLog } from '../log/log.js';
+import { batchedStdout, createLogger, flushLog } from '../log/log.js';
 import { LedgerClient } from './ledger-client.js';
 import type { OriginNews, ToPrimary, ToWorker, VolumeNews } from './messages.js';
 
@@ -16,6 +16,8 @@ const send = (message: ToPrimary): boolean => process.send!(message);
  * The primary decides when it reloads and stops: signals are its alone.
  */
 export async function runWorker(): Promise<void> {
+  // A terminal's ^C or hangup, or a service manager's SIGTERM, reaches the
+  // whole process group: the primary drains and reloads the group.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => undefined);
   const first = once(process, 'message');
   send({ type: 'hello' });
@@ -23,7 +25,8 @@ export async function runWorker(): Promise<void> {
   if (start.type !== 'start') throw new Error(`a worker's first message must be "start", got "${start.type}"`);
   const { config, slot } = start;
   const { startGateway } = await import('../gateway/gateway.js');
-  const logger = createLogger(config.log.level).child({ worker: slot });
+  const out = batchedStdout();
+  const logger = createLogger(config.log.level, out).child({ worker: slot });
 
   const registry = new HeadroomRegistry(config.policy, { fed: true });
   /** While the primary's news is applied: what it marks is not sent back. */
@@ -94,11 +97,15 @@ export async function runWorker(): Promise<void> {
         return;
     }
   });
-  // The primary is gone (killed): nothing feeds this worker any more.
-  process.on('disconnect', () => {
-    ledger?.disconnected();
-    void stop();
-  });
+  // The primary is gone (killed): nothing feeds this worker any more, and
+  // its listener is the primary's, so it takes no connection. Its log went
+  // through the primary too, and the logger's flush at exit retries a
+  // write to the closed pipe for ever: so the worker goes at once, without
+  // exit hooks — when the channel closes (before Node's own handler, which
+  // exits) or when a log write finds the pipe closed, whichever comes first.
+  const gone = (): void => void process.kill(process.pid, 'SIGKILL');
+  process.prependListener('disconnect', gone);
+  (out as unknown as NodeJS.EventEmitter).on('error', gone);
 
   const ready = startGateway(config, { logger, part: 'worker', registry, ledger });
   gateway = await ready;

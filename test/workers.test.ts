@@ -48,6 +48,7 @@ function parseExposition(t: Test, text: string): Map<string, Family> {
       else Object.assign(f, { type: meta[3], typed: f.typed + 1 });
       continue;
     }
+    if (line.startsWith('# UNIT ')) continue;
     const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!sample) {
       t.fail(`not a sample line: ${line}`);
@@ -135,7 +136,7 @@ withTmpfs(t, 'workers: 2 on one memory ledger: 16 concurrent uploads onto 16 MiB
   const metrics = await request(`${gateway.adminUrl}/metrics`);
   t.equal(metrics.status, 200);
   const families = parseExposition(t, metrics.body.toString());
-  const decisions = families.get('headroom_decisions')?.samples ?? [];
+  const decisions = families.get('headroom_decisions_total')?.samples ?? [];
   const sum = (worker?: string) => decisions.filter((s) => worker === undefined || s.labels.worker === worker).reduce((a, s) => a + s.value, 0);
   t.equal(sum(), 16, 'the decisions counted over every worker are the uploads sent');
   t.ok(sum('1') > 0 && sum('2') > 0, `both workers decided some (${sum('1')} and ${sum('2')})`);

@@ -7,12 +7,13 @@ export interface MetricsPart {
 interface Family {
   help: string | null;
   type: string | null;
+  unit: string | null;
   readonly samples: string[];
 }
 
 /**
  * The group's `/metrics`: every process's families merged into one valid
- * exposition — each family's HELP and TYPE once, then its samples from
+ * exposition — each family's HELP, TYPE (and UNIT) once, then its samples from
  * every process, a worker's labelled `worker="<slot>"` so that no sample
  * stands for two processes (a sum over `worker` is the group's figure).
  */
@@ -20,7 +21,7 @@ export function mergeMetrics(parts: readonly MetricsPart[]): string {
   const families = new Map<string, Family>();
   const family = (name: string): Family => {
     let f = families.get(name);
-    if (!f) families.set(name, (f = { help: null, type: null, samples: [] }));
+    if (!f) families.set(name, (f = { help: null, type: null, unit: null, samples: [] }));
     return f;
   };
   for (const { worker, text } of parts) {
@@ -28,11 +29,12 @@ export function mergeMetrics(parts: readonly MetricsPart[]): string {
     let currentName: string | null = null;
     for (const line of text.split('\n')) {
       if (line === '') continue;
-      const meta = /^# (HELP|TYPE) (\S+) ?(.*)$/.exec(line);
+      const meta = /^# (HELP|TYPE|UNIT) (\S+) ?(.*)$/.exec(line);
       if (meta) {
         const f = family((currentName = meta[2]!));
         if (meta[1] === 'HELP') f.help ??= line;
-        else f.type ??= line;
+        else if (meta[1] === 'TYPE') f.type ??= line;
+        else f.unit ??= line;
         continue;
       }
       if (line.startsWith('#')) continue;
@@ -45,6 +47,7 @@ export function mergeMetrics(parts: readonly MetricsPart[]): string {
   for (const f of families.values()) {
     if (f.help) out.push(f.help);
     if (f.type) out.push(f.type);
+    if (f.unit) out.push(f.unit);
     out.push(...f.samples);
   }
   return out.length ? `${out.join('\n')}\n` : '';

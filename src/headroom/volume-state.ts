@@ -137,53 +137,62 @@ export class VolumeState {
    * `writtenMark` would have taken it at that moment. Counters as of when
    * the snapshot arrives would take bytes settled or streamed since its
    * start as shown by it, and so undercount. The counters are sampled
-   * (before a change, at most SAMPLE_MS apart while they move) and the
-   * latest sample at or before the moment is used: a figure of that
-   * moment or lower, since they only grow, so bytes may be counted twice
-   * (those of the last SAMPLE_MS), never missed.
+   * after each change (kept about SAMPLE_MS apart, the newest always
+   * current) and the latest sample taken before the moment is used: a
+   * figure of that moment or lower, since they only grow, so bytes may be
+   * counted twice (those of the SAMPLE_MS before it), never missed.
    */
   markAt(takenAt: number): WrittenMark {
     const shown = this.#sampleAt(takenAt);
     const trusted = this.#sampleAt(takenAt - IN_FLIGHT_MS);
     const history = this.#history!;
     // Later snapshots start later: older samples than the one that served are not needed again.
-    while (history.length > 1 && history[1]!.at <= takenAt - IN_FLIGHT_MS) history.shift();
+    while (history.length > 1 && history[1]!.at < takenAt - IN_FLIGHT_MS) history.shift();
     return { bytes: shown.settled + trusted.streamed, inodes: shown.created };
   }
 
-  /** The latest sample at or before `at`; zeros when there is none (the counters start at 0). */
+  /**
+   * The latest sample taken before `at` (strictly: a measurement started
+   * in the same millisecond may have missed that change); zeros when there
+   * is none (the counters start at 0).
+   */
   #sampleAt(at: number): Omit<Sample, 'at'> {
     const history = this.#history!;
-    for (let i = history.length - 1; i >= 0; i--) if (history[i]!.at <= at) return history[i]!;
+    for (let i = history.length - 1; i >= 0; i--) if (history[i]!.at < at) return history[i]!;
     return { settled: 0, streamed: 0, created: 0 };
   }
 
-  /** Before a counter changes: a sample of them all, unless the last one is recent. */
+  /**
+   * After a counter changed: a sample of them all. Within SAMPLE_MS of the
+   * one before the last, it replaces the last (which was taken later than
+   * that, so what it told of its own moment is now told of a later one).
+   */
   #sample(): void {
     const history = this.#history!;
     const now = Date.now();
-    const last = history[history.length - 1];
-    if (last && now - last.at < SAMPLE_MS) return;
-    history.push({ at: now, settled: this.#settled, streamed: this.#streamed, created: this.#created });
+    const sample = { at: now, settled: this.#settled, streamed: this.#streamed, created: this.#created };
+    const n = history.length;
+    if (n >= 2 && now - history[n - 2]!.at < SAMPLE_MS) history[n - 1] = sample;
+    else history.push(sample);
     if (history.length > MAX_SAMPLES) history.shift();
   }
 
   /** An exchange ended having sent these bytes (not metered while streaming). */
   addWritten(bytes: number): void {
-    if (this.#history) this.#sample();
     this.#settled += bytes;
+    if (this.#history) this.#sample();
   }
 
   /** Bytes an upload is sending now, metered as they stream. */
   addStreamed(bytes: number): void {
-    if (this.#history) this.#sample();
     this.#streamed += bytes;
+    if (this.#history) this.#sample();
   }
 
   /** An exchange ended having made new files or collections. */
   addCreated(inodes: number): void {
-    if (this.#history) this.#sample();
     this.#created += inodes;
+    if (this.#history) this.#sample();
   }
 
   /**

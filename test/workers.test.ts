@@ -67,7 +67,7 @@ function upload(url: string, bytes: number, chunked: boolean): Promise<{ status:
   return new Promise((resolve) => {
     const req = http.request(url, { method: 'PUT', agent: false, headers: chunked ? {} : { 'content-length': String(bytes) } }, (res) => {
       res.resume();
-      res.on('end', () => resolve({ status: res.statusCode!, server: res.headers.server }));
+      res.on('end', () => resolve({ status: res.statusCode!, server: String(res.headers.server ?? '') }));
     });
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, server: undefined, error: err.code ?? err.message }));
     let sent = 0;
@@ -86,7 +86,7 @@ function upload(url: string, bytes: number, chunked: boolean): Promise<{ status:
 /** A counting stand-in for `headroom agent`: it reports the real figures of `dir`'s filesystem as `mount`. */
 async function countingAgent(t: Test, dir: string, mount: string): Promise<{ url: string; polls: () => number }> {
   let polls = 0;
-  const url = await serve(t, (req, res) => {
+  const url = await serve(t, (_req, res) => {
     polls++;
     const s = statfsSync(dir);
     const volume = { mount, filesystem: 'tmpfs', totalBytes: s.blocks * s.bsize, freeBytes: s.bfree * s.bsize, availableBytes: s.bavail * s.bsize, totalInodes: s.files, freeInodes: s.ffree };

@@ -77,9 +77,16 @@ export function crossCheck(config: GatewayConfig): string[] {
   policy.writeMethods.forEach((method, i) => {
     if (!METHOD.test(method)) problems.push(`policy.writeMethods[${i}]: expected an upper-case HTTP method, got "${method}"`);
   });
-  if (config.ledger.backend === 'redis') {
-    problems.push('ledger.backend: "redis" is not available in this version yet; use "memory"');
+  const { ledger } = config;
+  if (ledger.backend === 'redis' && ledger.url === '' && ledger.sentinel.name === '') {
+    problems.push('ledger.url: the redis backend needs the Redis URL, like redis://127.0.0.1:6379/0 (or ledger.sentinel)');
   }
+  if (ledger.sentinel.name !== '' && ledger.sentinel.addresses.length === 0) {
+    problems.push('ledger.sentinel.addresses: Sentinel needs at least one sentinel, as host:port');
+  }
+  ledger.sentinel.addresses.forEach((address, i) => {
+    if (!/^[^\s:]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(address)) problems.push(`ledger.sentinel.addresses[${i}]: expected host:port, got "${address}"`);
+  });
   config.plugins.forEach((plugin, i) => {
     problems.push(`plugins[${i}].name: no plugin named "${plugin.name}" is available in this version`);
   });

@@ -128,6 +128,19 @@ export const formats: Record<string, convict.Format> = {
       if (!Array.isArray(value)) throw new Error('expected a list');
     },
   },
+  'redis-url': {
+    validate(value: unknown) {
+      if (value === '') return;
+      let url: URL | undefined;
+      try {
+        url = typeof value === 'string' ? new URL(value) : undefined;
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) throw new Error('expected a Redis URL like redis://host:6379/0 or rediss://user:password@host:6380');
+      if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) throw new Error('expected a database number after the address, like redis://host:6379/0');
+    },
+  },
   'string-list': {
     coerce(value: unknown) {
       return typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;

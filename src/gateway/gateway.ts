@@ -26,7 +26,7 @@ import { startProviders } from '../telemetry/providers.js';
 import { ExchangeTracing } from '../telemetry/exchange-tracing.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { MemoryLedger } from '../ledger/memory-ledger.js';
+import { openLedger } from '../ledger/open-ledger.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -74,7 +74,9 @@ export interface Gateway {
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
   const registry = new HeadroomRegistry(config.policy);
-  const ledger = options.ledger ?? new MemoryLedger();
+  // What other replicas wrote counts as long as a snapshot may be trusted, and a lease may outlive its exchange.
+  const keepMs = (): number => current.config.policy.staleAfter + config.ledger.leaseTime;
+  const ledger = options.ledger ?? (await openLedger(config.ledger, keepMs, logger));
   const telemetry = await startProviders(config.telemetry);
   const sources = new SourceSet(registry, logger, telemetry.tracer);
   const build = (number: number, next: GatewayConfig, previous: Generation | null): Generation =>
@@ -306,6 +308,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     upstream.close();
     sources.stop();
     await admin.close();
+    if (!options.ledger) await ledger.close();
     const telemetryError = await telemetry.shutdown();
     if (telemetryError) logger.warn({ msg: 'telemetry could not be flushed', error: telemetryError });
     for (const g of [current, ...retiring]) for (const origin of g.origins.values()) origin.agent.destroy();

@@ -25,6 +25,15 @@ export class GatewayMetrics {
       advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
     });
     meter.createObservableGauge('headroom_requests_in_flight', { description: 'Exchanges in progress' }).addCallback((r) => r.observe(inFlight()));
+    meter
+      .createObservableGauge('headroom_ledger_shared', { description: '1 while writes are judged by the shared ledger (Redis answers); 0 while ledger.onUnavailable applies; absent for a memory ledger' })
+      .addCallback((r) => {
+        const { state } = ledger.describe();
+        if (state !== 'process') r.observe(state === 'shared' ? 1 : 0);
+      });
+    meter
+      .createObservableCounter('headroom_ledger_unavailable', { description: 'Times the shared ledger stopped answering and writes fell to ledger.onUnavailable' })
+      .addCallback((r) => r.observe(ledger.describe().unavailable));
 
     const gauge = (name: string, description: string, unit: string) => meter.createObservableGauge(name, { description, unit });
     const usable = gauge('headroom_volume_usable_bytes', 'Bytes a write can get now (usable, docs/admission.md)', 'By');

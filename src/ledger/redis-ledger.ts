@@ -107,12 +107,13 @@ export class RedisLedger implements Ledger {
     );
   }
 
+  /** As of the last answer about the volume; a volume asked about is kept current by the renewals from then on. */
   reservedBytes(volumeKey: string): number {
-    return this.#own.reservedBytes(volumeKey) + (this.#volumes.get(volumeKey)?.othersBytes ?? 0);
+    return this.#own.reservedBytes(volumeKey) + this.#volume(volumeKey).othersBytes;
   }
 
   reservedInodes(volumeKey: string): number {
-    return this.#own.reservedInodes(volumeKey) + (this.#volumes.get(volumeKey)?.othersInodes ?? 0);
+    return this.#own.reservedInodes(volumeKey) + this.#volume(volumeKey).othersInodes;
   }
 
   totalReservedBytes(): number {
@@ -160,8 +161,17 @@ export class RedisLedger implements Ledger {
 
   async #renewAll(): Promise<void> {
     const byVolume = new Map<string, RedisLease[]>();
-    for (const key of this.#volumes.keys()) byVolume.set(key, []);
-    for (const lease of this.#leases) byVolume.get(lease.volumeKey)!.push(lease);
+    // A volume nobody asked about since the last renewal (a reload removed it, say) and with no lease is let go of.
+    for (const [key, figures] of this.#volumes) {
+      if (figures.asked) byVolume.set(key, []);
+      else this.#volumes.delete(key);
+      figures.asked = false;
+    }
+    for (const lease of this.#leases) {
+      const leases = byVolume.get(lease.volumeKey);
+      if (leases) leases.push(lease);
+      else byVolume.set(lease.volumeKey, [lease]);
+    }
     try {
       if (byVolume.size === 0) await this.#client.ping();
       await Promise.all(
@@ -224,7 +234,8 @@ export class RedisLedger implements Ledger {
 
   #volume(volumeKey: string): VolumeFigures {
     let figures = this.#volumes.get(volumeKey);
-    if (!figures) this.#volumes.set(volumeKey, (figures = { othersBytes: 0, othersInodes: 0 }));
+    if (!figures) this.#volumes.set(volumeKey, (figures = { othersBytes: 0, othersInodes: 0, asked: true }));
+    figures.asked = true;
     return figures;
   }
 
@@ -280,6 +291,8 @@ interface VolumeFigures {
   /** Held by other owners, as of the last answer about the volume. */
   othersBytes: number;
   othersInodes: number;
+  /** Asked about since the last renewal. */
+  asked: boolean;
 }
 
 class RedisLease implements Reservation {

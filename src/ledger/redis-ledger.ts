@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions, type Result } from 'ioredis';
 import type { Logger } from '../log/log.js';
 import { ClockOffset } from './clock-offset.js';
@@ -81,7 +81,10 @@ export class RedisLedger implements Ledger {
     ] as const) {
       this.#client.defineCommand(name, { numberOfKeys: 4, lua });
     }
-    this.#client.on('error', (err: Error) => options.logger.debug({ msg: 'ledger: Redis connection error', error: err.message }));
+    this.#client.on('error', (err: Error) => {
+      this.#lastError = err.message; // shown while Redis does not answer: why it does not
+      options.logger.debug({ msg: 'ledger: Redis connection error', error: err.message });
+    });
     this.#client.on('ready', () => void this.renew());
     this.#renewal = setInterval(() => void this.renew(), Math.max(50, Math.floor(options.leaseTimeMs / 3)));
     this.#renewal.unref();
@@ -135,7 +138,8 @@ export class RedisLedger implements Ledger {
    */
   async connected(withinMs: number): Promise<boolean> {
     if (this.#client.status !== 'ready') {
-      const ready = once(this.#client, 'ready').then(() => true);
+      // Not events.once: a refused connection emits 'error', and the client keeps trying.
+      const ready = new Promise<true>((resolve) => this.#client.once('ready', () => resolve(true)));
       const late = new Promise<false>((resolve) => setTimeout(resolve, withinMs, false).unref());
       if (!(await Promise.race([ready, late]))) return false;
     }
@@ -368,6 +372,11 @@ function bound(room: number): number {
   return room === Infinity ? -1 : Math.max(0, Math.floor(room));
 }
 
+/** The URL's host without the brackets of an IPv6 address. */
+function hostOf(url: URL): string {
+  return url.hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
 function clientOptions(options: RedisLedgerOptions): RedisOptions {
   const url = new URL(options.url);
   const common: RedisOptions = {
@@ -381,9 +390,10 @@ function clientOptions(options: RedisLedgerOptions): RedisOptions {
     username: url.username ? decodeURIComponent(url.username) : undefined,
     password: url.password ? decodeURIComponent(url.password) : undefined,
     db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
-    tls: url.protocol === 'rediss:' ? { servername: url.hostname } : undefined,
+    // Verified against the system's CAs (and NODE_EXTRA_CA_CERTS); SNI only for a name, never an address.
+    tls: url.protocol === 'rediss:' ? (isIP(hostOf(url)) ? {} : { servername: url.hostname }) : undefined,
   };
-  if (options.sentinel.name === '') return { ...common, host: url.hostname, port: url.port ? Number(url.port) : 6379 };
+  if (options.sentinel.name === '') return { ...common, host: hostOf(url), port: url.port ? Number(url.port) : 6379 };
   return {
     ...common,
     name: options.sentinel.name,

@@ -30,22 +30,36 @@ export interface RedisServer {
   start(): Promise<void>;
   /** redis-cli against it; resolves with its output. */
   cli(...args: string[]): Promise<string>;
+  /** Its config and files. */
+  readonly dir: string;
 }
 
 /** A redis-server of its own on a free loopback port, with its config in a temp dir; stopped and removed when the test ends. */
-export async function startRedis(t: Test): Promise<RedisServer> {
+export interface RedisLaunch {
+  /** More config lines (they win over the defaults). */
+  readonly extra?: readonly string[];
+  /** Run as a Sentinel (the extra lines say what it monitors). */
+  readonly sentinel?: boolean;
+  /** TLS only, with these PEM files: the URL is rediss://. */
+  readonly tls?: { readonly cert: string; readonly key: string };
+}
+
+export async function startRedis(t: Test, { extra = [], sentinel = false, tls }: RedisLaunch = {}): Promise<RedisServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-redis-'));
   const port = await freePort();
   const conf = path.join(dir, 'redis.conf');
-  writeFileSync(conf, [`port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'save ""', 'appendonly no', 'daemonize no', 'loglevel notice', 'logfile ""'].join('\n') + '\n');
+  const listen = tls ? ['port 0', `tls-port ${port}`, `tls-cert-file ${tls.cert}`, `tls-key-file ${tls.key}`, 'tls-auth-clients no'] : [`port ${port}`];
+  writeFileSync(conf, [...listen, 'bind 127.0.0.1', `dir ${dir}`, 'save ""', 'appendonly no', 'daemonize no', 'loglevel notice', 'logfile ""', ...extra].join('\n') + '\n');
   let child: ChildProcess | null = null;
+  const password = extra.find((line) => line.startsWith('requirepass '))?.slice('requirepass '.length);
+  const cliArgs = [...(password ? ['--no-auth-warning', '-a', password] : []), ...(tls ? ['--tls', '--insecure'] : [])];
 
   const start = async (): Promise<void> => {
-    const started = spawn(REDIS, [conf], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const started = spawn(REDIS, sentinel ? [conf, '--sentinel'] : [conf], { stdio: ['ignore', 'pipe', 'inherit'] });
     child = started;
     const ready = new Promise<void>((resolve, reject) => {
       readline.createInterface({ input: started.stdout! }).on('line', (line) => {
-        if (line.includes('Ready to accept connections')) resolve();
+        if (line.includes('Ready to accept connections') || (sentinel && line.includes('+monitor master'))) resolve();
       });
       started.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before it was ready`)));
     });
@@ -65,13 +79,14 @@ export async function startRedis(t: Test): Promise<RedisServer> {
     rmSync(dir, { recursive: true, force: true });
   });
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`,
     port,
+    dir,
     pause: () => void child?.kill('SIGSTOP'),
     resume: () => void child?.kill('SIGCONT'),
     stop,
     start,
     cli: (...args) =>
-      new Promise((resolve, reject) => execFile(CLI, ['-p', String(port), ...args], (err, stdout) => (err ? reject(err) : resolve(stdout.trim())))),
+      new Promise((resolve, reject) => execFile(CLI, ['-p', String(port), ...cliArgs, ...args], (err, stdout) => (err ? reject(err) : resolve(stdout.trim())))),
   };
 }

@@ -7,13 +7,15 @@ import { BUCKET_MS } from './lease-book.js';
  *
  * KEYS: leases (hash id → "owner\tgranted\tinodes\tconsumed"), expiries
  * (sorted set id → ms), totals (hash: granted, inodes, consumed, and
- * "c\t<owner>" per owner), written (hash "b|i\t<owner>\t<bucket>" → amount).
+ * "c\t<owner>" per owner), written (hash "b|i\t<owner>\t<bucket>" → amount)
+ * and its index by bucket (sorted set), so that an ask reads only the
+ * buckets after its snapshot.
  * A room or `since` of -1 means unbounded. Every command answers the
  * server's time and the volume's held bytes and inodes over all owners
  * last, so callers keep their clock offset and figures current.
  */
 const common = `
-local L, E, T, W = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local L, E, T, W, WI = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local BUCKET = ${BUCKET_MS}
 local function int(x) return string.format('%d', x) end
 local function clock()
@@ -33,10 +35,16 @@ local function addConsumed(owner, delta)
   redis.call('HINCRBY', T, 'consumed', int(delta))
   if redis.call('HINCRBY', T, 'c\\t' .. owner, int(delta)) <= 0 then redis.call('HDEL', T, 'c\\t' .. owner) end
 end
+local function note(kind, owner, bucket, amount)
+  if amount <= 0 then return end
+  local field = kind .. '\\t' .. owner .. '\\t' .. bucket
+  redis.call('HINCRBY', W, field, int(amount))
+  redis.call('ZADD', WI, bucket, field)
+end
 local function record(owner, bytes, inodes, now)
   local bucket = int(math.floor(now / BUCKET))
-  if bytes > 0 then redis.call('HINCRBY', W, 'b\\t' .. owner .. '\\t' .. bucket, int(bytes)) end
-  if inodes > 0 then redis.call('HINCRBY', W, 'i\\t' .. owner .. '\\t' .. bucket, int(inodes)) end
+  note('b', owner, bucket, bytes)
+  note('i', owner, bucket, inodes)
 end
 local function hold(id, owner, granted, inodes, consumed)
   redis.call('HSET', L, id, encode(owner, granted, inodes, consumed))
@@ -65,18 +73,34 @@ local function expire(now)
     end
   end
 end
+-- Lua's unpack takes a few thousand values at most.
+local function batches(list, each)
+  for first = 1, #list, 1000 do
+    local part = {}
+    for i = first, math.min(first + 999, #list) do part[#part + 1] = list[i] end
+    each(part)
+  end
+end
+-- What other owners wrote in the buckets that end after \`since\`; records older than \`keep\` are dropped.
 local function figures(owner, since, now, keep)
   local wb, wi = 0, 0
-  local oldest = math.floor((now - keep) / BUCKET)
-  local all = redis.call('HGETALL', W)
-  for i = 1, #all, 2 do
-    local kind, o, b = string.match(all[i], '^(%a)\\t(.-)\\t(%d+)$')
-    b = tonumber(b)
-    if b < oldest then
-      redis.call('HDEL', W, all[i])
-    elseif since >= 0 and o ~= owner and (b + 1) * BUCKET > since then
-      if kind == 'b' then wb = wb + tonumber(all[i + 1]) else wi = wi + tonumber(all[i + 1]) end
-    end
+  local oldest = int(math.floor((now - keep) / BUCKET) - 1)
+  local old = redis.call('ZRANGEBYSCORE', WI, '-inf', oldest)
+  if #old > 0 then
+    batches(old, function(part) redis.call('HDEL', W, unpack(part)) end)
+    redis.call('ZREMRANGEBYSCORE', WI, '-inf', oldest)
+  end
+  if since >= 0 then
+    local fields = redis.call('ZRANGEBYSCORE', WI, int(math.floor(since / BUCKET)), '+inf')
+    batches(fields, function(part)
+      local amounts = redis.call('HMGET', W, unpack(part))
+      for i, field in ipairs(part) do
+        local kind, o = string.match(field, '^(%a)\\t(.-)\\t')
+        if o ~= owner then
+          if kind == 'b' then wb = wb + num(amounts[i]) else wi = wi + num(amounts[i]) end
+        end
+      end
+    end)
   end
   local held = num(redis.call('HGET', T, 'granted')) - num(redis.call('HGET', T, 'c\\t' .. owner))
   return held, num(redis.call('HGET', T, 'inodes')), wb, wi
@@ -88,6 +112,9 @@ local function fits(room, amount) return room < 0 or amount <= room end
 `;
 
 /** ARGV: owner, id, bytes, inodes, roomBytes, roomInodes, since, leaseMs, keepMs → {granted 0|1, held, heldInodes, writtenBytes, writtenInodes, now, clusterBytes, clusterInodes}. */
+/** Keys per volume. */
+export const VOLUME_KEYS = 5;
+
 export const reserveScript = `${common}
 local owner, id = ARGV[1], ARGV[2]
 local bytes, inodes, roomB, roomI, since = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])

@@ -5,7 +5,7 @@ import { Redis, type RedisOptions, type Result } from 'ioredis';
 import type { Logger } from '../log/log.js';
 import { ClockOffset } from './clock-offset.js';
 import type { GrowAnswer, Ledger, LedgerStatus, Reservation, ReserveAnswer, ReserveRequest, Written } from './ledger.js';
-import { growScript, releaseScript, renewScript, reserveScript } from './lease-script.js';
+import { growScript, releaseScript, renewScript, reserveScript, VOLUME_KEYS } from './lease-script.js';
 import { MemoryLedger } from './memory-ledger.js';
 
 declare module 'ioredis' {
@@ -79,7 +79,7 @@ export class RedisLedger implements Ledger {
       ['headroomRenew', renewScript],
       ['headroomRelease', releaseScript],
     ] as const) {
-      this.#client.defineCommand(name, { numberOfKeys: 4, lua });
+      this.#client.defineCommand(name, { numberOfKeys: VOLUME_KEYS, lua });
     }
     this.#client.on('error', (err: Error) => {
       this.#lastError = err.message; // shown while Redis does not answer: why it does not
@@ -361,10 +361,10 @@ class RedisLease implements Reservation {
   }
 }
 
-/** The four keys of one volume's lease book; the braces keep them in one slot of a Redis Cluster. */
-function keysOf(volumeKey: string): [string, string, string, string] {
+/** The keys of one volume's lease book (lease-script.ts); the braces keep them in one slot of a Redis Cluster. */
+function keysOf(volumeKey: string): string[] {
   const tag = `headroom:{${encodeURIComponent(volumeKey)}}`;
-  return [`${tag}:leases`, `${tag}:expiries`, `${tag}:totals`, `${tag}:written`];
+  return [`${tag}:leases`, `${tag}:expiries`, `${tag}:totals`, `${tag}:written`, `${tag}:written-by-time`];
 }
 
 /** A room for the script: -1 for unbounded. */

@@ -45,6 +45,7 @@ const cases: Array<[string, RegExp]> = [
   ['not-a-list.yaml', /^origins: expected a list, got \{/m],
   ['bad-prefix.yaml', /^routes\[0\]\.match\.pathPrefix: expected a path starting with "\/", got "dav"$/m],
   ['empty.yaml', /^origins: at least one origin is needed$/m],
+  ['health-expect.yaml', /^origins\[0\]\.headroom\.health\.expect: expected a list of HTTP statuses or ranges, like \[200-399, 401\]/m],
   ['redis-no-url.yaml', /^ledger\.url: the redis backend needs the Redis URL, like redis:\/\/127\.0\.0\.1:6379\/0/m],
   ['redis-bad-url.yaml', /^ledger\.url: expected a Redis URL like redis:\/\/host:6379\/0 or rediss:\/\/user:password@host:6380$/m],
   ['redis-sentinel.yaml', /^ledger\.sentinel\.addresses\[0\]: expected host:port, got "10\.0\.0\.6"$/m],

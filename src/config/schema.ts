@@ -129,6 +129,7 @@ export const healthSchema = {
   timeout: { format: 'positive-duration', default: 1_000 },
   rise: { format: 'nat', default: 2 },
   fall: { format: 'nat', default: 3 },
+  expect: { format: 'status-list', default: ['200-399'] as Array<string | number> },
 } as const satisfies Schema;
 
 export const routeSchema = {

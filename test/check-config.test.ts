@@ -91,3 +91,32 @@ t.test('flags override the environment, which overrides the file; JSON files wor
   t.equal(typo.code, 2);
   t.match(typo.stderr, /unknown option --policy\.onUnkown/);
 });
+
+t.test('five independent problems: one run names all five, and nothing else', async (t) => {
+  const run = headroom(['check-config', path.join(FIXTURES, 'five-problems.yaml')]);
+  t.equal(run.code, 1);
+  t.same(run.stderr.trimEnd().split('\n'), [
+    'listen.port: expected a port number between 0 and 65535, got "eighty"',
+    'origins[1].url: expected an http(s) URL, got "ftp://x"',
+    'routes[0].origin: no origin named "filez" (origins: files, more)',
+    'routes[1].match.pathPrefix: "/a/../b/" is matched as requests are, normalised; write it as "/b/"',
+    'policy.floodRelease: must be below policy.floodStage (90%), got 95%',
+  ], 'a route to the broken origin is not a sixth problem');
+});
+
+t.test('a key with a problem of its own is left out of the rules across keys (no crash, no second line)', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'gateway.yaml');
+  writeFileSync(file, YAML.stringify({
+    origins: [{ name: 'files', url: 'http://127.0.0.1:8000', headroom: { local: { paths: ['/srv'], capacity: 'huge' } } }],
+    routes: [{ origin: 'files', volume: '/srv' }],
+    policy: { reserve: 'lots', floodStage: 'high', writeMethods: 'PUT,post' },
+    ledger: { backend: 'redis', url: 'http://nope' },
+  }));
+  const run = headroom(['check-config', file]);
+  t.equal(run.code, 1);
+  t.notMatch(run.stderr, /TypeError|^\s+at /m, 'no crash');
+  const lines = run.stderr.trimEnd().split('\n');
+  t.same(lines.map((l) => l.split(':')[0]).sort(), ['ledger.url', 'origins[0].headroom.local.capacity', 'policy.floodStage', 'policy.reserve', 'policy.writeMethods[1]'].sort(), lines.join('\n'));
+});

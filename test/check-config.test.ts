@@ -120,3 +120,29 @@ t.test('a key with a problem of its own is left out of the rules across keys (no
   const lines = run.stderr.trimEnd().split('\n');
   t.same(lines.map((l) => l.split(':')[0]).sort(), ['ledger.url', 'origins[0].headroom.local.capacity', 'policy.floodStage', 'policy.reserve', 'policy.writeMethods[1]'].sort(), lines.join('\n'));
 });
+
+t.test('check-config | head: a reader that has left ends it quietly, exit 0', async (t) => {
+  const run = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" check-config "${path.resolve(import.meta.dirname, '../config/example.yaml')}" 2>/tmp/headroom-epipe-${process.pid}.err | true; echo "rc=$?"; cat /tmp/headroom-epipe-${process.pid}.err; rm -f /tmp/headroom-epipe-${process.pid}.err`], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  t.match(run.stdout, /^rc=0$/m, 'exit 0');
+  t.notMatch(run.stdout, /EPIPE|^\s+at /m, 'no stack trace');
+});
+
+t.test('valid but probably not meant: placeholder tokens and an open admin listener are warned about, and still valid', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const example = headroom(['check-config', path.resolve(import.meta.dirname, '../config/example.yaml')]);
+  t.equal(example.code, 0);
+  t.match(example.stderr, /^warning: origins\[0\]\.headroom\.agent\.token: "change-me" looks like a placeholder/m);
+  const open = path.join(dir, 'open.yaml');
+  writeFileSync(open, YAML.stringify({ admin: { host: '0.0.0.0' }, origins: [{ name: 'files', url: 'http://127.0.0.1:8000' }], routes: [{ origin: 'files' }] }));
+  const gateway = headroom(['check-config', open]);
+  t.equal(gateway.code, 0);
+  t.match(gateway.stderr, /^warning: admin\.token: empty while the admin listener is on 0\.0\.0\.0/m);
+  const quiet = headroom(['check-config', open, '--admin.host', '127.0.0.1', '--admin.token', 'a-long-random-secret-1f9c']);
+  t.equal(quiet.stderr, '', 'no warning for a loopback admin with a real token');
+  const agent = path.join(dir, 'agent.yaml');
+  writeFileSync(agent, YAML.stringify({ listen: { host: '0.0.0.0', port: 9100 }, token: 'CHANGEME' }));
+  const agentRun = headroom(['check-config', agent]);
+  t.equal(agentRun.code, 0);
+  t.match(agentRun.stderr, /^warning: token: "CHANGEME" looks like a placeholder/m);
+});

@@ -67,7 +67,8 @@ export function gatewayStatus(generation: number, origins: ReadonlyMap<string, O
           volume: state.volume,
           totalBytes: snapshot?.totalBytes ?? null,
           availableBytes: snapshot?.availableBytes ?? null,
-          usableBytes: snapshot ? usableBytes(snapshot, { reservedBytes, writtenSinceSnapshot: state.writtenSinceSnapshot }, policy) : null,
+          // Room is never below none; the decision keeps its own signed figure.
+          usableBytes: snapshot ? Math.max(0, usableBytes(snapshot, { reservedBytes, writtenSinceSnapshot: state.writtenSinceSnapshot }, policy)) : null,
           reservedBytes,
           writtenSinceSnapshotBytes: state.writtenSinceSnapshot,
           reserveBytes: snapshot ? reserveOf(policy.reserve, snapshot.totalBytes) : null,

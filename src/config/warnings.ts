@@ -2,7 +2,7 @@ import type { AgentConfig } from './agent-config.js';
 import type { GatewayConfig } from './types.js';
 
 /** Tokens people leave in from an example: a secret anyone could guess. */
-const PLACEHOLDER = /^(change[-_ .]?me|change[-_ .]?it|replace[-_ .]?me|secret|password|passwd|token|test|example|todo|x+|your[-_ .].*|<.*>|\$\{.*\})$/i;
+const PLACEHOLDER = /^(change[-_ .]?me|change[-_ .]?it|replace[-_ .]?(me|with.*)|secret|password|passwd|token|test|example|todo|x+|your[-_ .].*|<.*>|\$\{.*\})$/i;
 
 /** A listener's host that only this machine reaches. */
 export function isLoopbackHost(host: string): boolean {

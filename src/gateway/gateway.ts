@@ -111,7 +111,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const closing = (exchange: Exchange): boolean => draining || exchange.listener.retiring;
 
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
-  const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, () => current.config.policy, () => inFlight);
+  const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, () => current.config.policy, () => inFlight, () => originsShown(current, retiring));
 
   const upstream = new Upstream({
     closing,

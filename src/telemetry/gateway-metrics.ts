@@ -4,6 +4,7 @@ import type { Exchange } from '../exchange/exchange.js';
 import { usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { Ledger } from '../ledger/ledger.js';
+import type { Origin } from '../exchange/origin.js';
 
 /**
  * The gateway's metrics (docs/telemetry.md), through the OpenTelemetry metrics API.
@@ -17,7 +18,7 @@ export class GatewayMetrics {
   readonly #decisions: Counter;
   readonly #upstream: Histogram;
 
-  constructor(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number) {
+  constructor(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number, origins: () => ReadonlyMap<string, Origin>) {
     this.#decisions = meter.createCounter('headroom_decisions', { description: 'Admission decisions about writes' });
     this.#upstream = meter.createHistogram('headroom_upstream_duration_seconds', {
       description: 'Time from forwarding a request to the start of the origin’s response',
@@ -42,6 +43,9 @@ export class GatewayMetrics {
     const reserved = gauge('headroom_volume_reserved_bytes', 'Bytes reserved for uploads in flight', 'By');
     const inodes = gauge('headroom_volume_free_inodes', 'Free inodes', '');
     const age = gauge('headroom_volume_snapshot_age_seconds', 'Age of the latest snapshot', 's');
+    const flood = gauge('headroom_volume_flood', '1 while the volume is at flood stage (every write refused), else 0', '');
+    const full = gauge('headroom_volume_marked_full', '1 while the origin’s own 507 marks the volume full (until a fresh snapshot), else 0', '');
+    const up = gauge('headroom_origin_up', '1 while the origin passes its health checks, 0 while they mark it down (origins with checks only)', '');
     meter.addBatchObservableCallback(
       (r) => {
         const now = Date.now();
@@ -50,16 +54,23 @@ export class GatewayMetrics {
           const labels = { origin: state.origin, volume: state.volume };
           const held = ledger.reservedBytes(state.key);
           r.observe(reserved, held, labels);
+          r.observe(flood, state.flooded ? 1 : 0, labels);
+          r.observe(full, state.markedFull ? 1 : 0, labels);
           const s = state.snapshot;
           if (!s) continue;
           r.observe(total, s.totalBytes, labels);
           r.observe(available, s.availableBytes, labels);
-          r.observe(usable, usableBytes(s, { reservedBytes: held, writtenSinceSnapshot: state.writtenSinceSnapshot }, current), labels);
+          // The decision keeps its signed figure (an overcommitted volume is below 0); a gauge of room says none.
+          r.observe(usable, Math.max(0, usableBytes(s, { reservedBytes: held, writtenSinceSnapshot: state.writtenSinceSnapshot }, current)), labels);
           if (s.freeInodes !== null) r.observe(inodes, s.freeInodes, labels);
           r.observe(age, (now - s.takenAt) / 1000, labels);
         }
+        for (const origin of origins().values()) {
+          const healthy = origin.health?.healthy;
+          if (healthy !== undefined && healthy !== null) r.observe(up, healthy ? 1 : 0, { origin: origin.name });
+        }
       },
-      [usable, total, available, reserved, inodes, age],
+      [usable, total, available, reserved, inodes, age, flood, full, up],
     );
   }
 

@@ -162,6 +162,12 @@ console.error('  admission decision, 1,000 routes');
 const { stdout: decisionRuns } = await run(process.execPath, [path.join(here, 'decision.mjs'), String(RUNS)]);
 results.decision = Object.fromEntries(Object.entries(JSON.parse(decisionRuns)).map(([n, runs]) => [n, { us: median(runs), usMin: Math.min(...runs), usMax: Math.max(...runs) }]));
 
+// ---- shared state and more processes: the Redis ledger, workers (a process of its own, after the rest is stopped)
+await Promise.all([guard, guardSink, traced, sampled].map(stop));
+console.error('  ledger and workers');
+const { stdout: scaling } = await run(process.execPath, [path.join(here, 'scaling.mjs'), String(SECONDS)], { maxBuffer: 1 << 22 });
+results.scaling = JSON.parse(scaling);
+
 // ---- instructions per request, which the machine's noise does not move
 ensureValgrind();
 console.error('  instructions per request (callgrind; about a minute per figure)');
@@ -189,7 +195,7 @@ results.streamInstructions = Object.fromEntries(await Promise.all(Object.entries
   return [target, perRequest / (STREAM_SAMPLE / 1024 ** 2)];
 })));
 
-await Promise.all([guard, guardSink, traced, sampled, bare, bareSink, sink, nginx].map(stop));
+await Promise.all([bare, bareSink, sink, nginx].map(stop));
 otlp.close();
 
 // ---- the report
@@ -200,6 +206,25 @@ writeFileSync(path.join(here, 'results', `${new Date().toISOString().replace(/[:
 if (process.argv.includes('--write')) {
   const notes = readFileSync(path.join(here, 'NOTES.md'), 'utf8');
   writeFileSync(path.join(here, 'RESULTS.md'), `# Benchmark results\n\n\`npm run bench -- --write\`, ${new Date().toISOString()}.\n\n${table}\n\n${notes}`);
+}
+
+/** The ledger's and the workers' tables (bench/scaling.mjs). */
+function scalingReport(sc, fmt) {
+  const lines = [];
+  const row = (m) => `${fmt(m.rps)} · p99 ${fmt(m.p99Ms, 2)} ms · ${fmt(m.cpuMsPer1k)} ms CPU per 1,000 requests`;
+  lines.push(`| 4 KiB PUT admitted, 64 connections | requests/s · p99 · CPU (gateway + Redis) |`);
+  lines.push('|---|---|');
+  for (const [name, m] of Object.entries(sc.ledger)) lines.push(`| ${name} | ${row(m)} |`);
+  lines.push('');
+  lines.push('| Redis ledger decision (reserve, then release; timed in the caller) | p50 | p99 |');
+  lines.push('|---|---|---|');
+  for (const [name, m] of Object.entries(sc.decision)) lines.push(`| ${name} (${fmt(m.asks)} asks) | ${fmt(m.p50Ms, 3)} ms | ${fmt(m.p99Ms, 3)} ms |`);
+  lines.push('');
+  const groups = Object.keys(Object.values(sc.workers)[0]);
+  lines.push(`| workers (${sc.machine.cpus} cores: wrk shares them) | ${groups.join(' | ')} |`);
+  lines.push(`|---|${groups.map(() => '---').join('|')}|`);
+  for (const [scenario, byGroup] of Object.entries(sc.workers)) lines.push(`| ${scenario} | ${groups.map((g) => row(byGroup[g])).join(' | ')} |`);
+  return lines;
 }
 
 function machine() {
@@ -251,6 +276,9 @@ function report(r) {
   for (const [scenario, byTarget] of Object.entries(r.instructions)) {
     lines.push(`| ${scenario} | ${counted.map((n) => (byTarget[n] ? `${fmt(byTarget[n] / 1000)} k` : '–')).join(' | ')} |`);
   }
+
+  lines.push('');
+  lines.push(...scalingReport(r.scaling, fmt));
 
   const s = r.scenarios;
   const ratio = (a, b) => (a && b ? a / b : NaN);

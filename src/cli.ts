@@ -45,8 +45,17 @@ async function commandHelp(command: string): Promise<string> {
 
 const COMMANDS = new Set(['proxy', 'agent', 'check-config', 'demo']);
 
+/** A reader that stopped reading (`| head`) ends a command that only prints: no stack trace. */
+function quietWhenReaderLeaves(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command !== 'proxy' && command !== 'agent' && command !== 'demo') quietWhenReaderLeaves();
   if (command === 'version' || command === '--version' || command === '-v') {
     const { packageVersion } = await import('./cli/version.js');
     return void process.stdout.write(`headroom ${packageVersion()}\n`);
@@ -67,7 +76,17 @@ async function main(argv: readonly string[]): Promise<void> {
       if (file === undefined) fail(`check-config needs a FILE\n${USAGE}`);
       const read = readConfigFile(file);
       const agent = read.ok && looksLikeAgentConfig(read.data);
-      const config = agent ? orExit(loadAgentConfig(source(file))) : orExit(loadGatewayConfig(source(file)));
+      const { agentWarnings, gatewayWarnings } = await import('./config/warnings.js');
+      let warnings: string[];
+      let config: object;
+      if (agent) {
+        const loaded = orExit(loadAgentConfig(source(file)));
+        [config, warnings] = [loaded, agentWarnings(loaded)];
+      } else {
+        const loaded = orExit(loadGatewayConfig(source(file)));
+        [config, warnings] = [loaded, gatewayWarnings(loaded)];
+      }
+      process.stderr.write(warnings.map((w) => `warning: ${w}\n`).join(''));
       process.stdout.write(`# ${file}: a valid ${agent ? 'agent' : 'gateway'} configuration. Effective values (sizes in bytes, durations in ms):\n`);
       process.stdout.write(YAML.stringify(redact(config)));
       return;

@@ -58,6 +58,7 @@ t.test('the status page draws one bar per volume with used, reserved, the reserv
   const status: GatewayStatus = {
     generation: 1,
     reservedBytes: 2 * MiB,
+    ledger: { backend: 'memory', state: 'process', lastError: null, unavailable: 0 },
     floodStage: 0.97,
     floodRelease: 0.93,
     origins: [{

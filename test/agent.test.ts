@@ -103,3 +103,20 @@ t.test('the agent listens on loopback unless configured otherwise; open without 
   const withToken = await agentLogging(t, { listen: { host: '0.0.0.0' }, token: 's3cret' });
   t.equal(openWarning(withToken.lines).length, 0, 'with a token: no warning');
 });
+
+withTmpfs(t, 'the agent’s /metrics: its volumes as measured when scraped, and its answers by outcome — behind the same token', async (t) => {
+  const volume = mountTmpfs(t, 'size=16m,nr_inodes=1000');
+  const agent = await agentFor(t, [volume], 's3cret-token-for-the-agent');
+  t.equal((await request(`${agent.url}/metrics`)).status, 401, '/metrics tells what /v1/volumes does: the token is needed');
+  const auth = { authorization: 'Bearer s3cret-token-for-the-agent' };
+  t.equal((await request(`${agent.url}/v1/volumes`, { headers: auth })).status, 200);
+  t.equal((await request(`${agent.url}/v1/volumes`)).status, 401);
+  const text = (await request(`${agent.url}/metrics`, { headers: auth })).body.toString();
+  const s = statfsSync(volume);
+  const value = (name: string, labels: string) => Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)`, 'm').exec(text)?.[1]);
+  t.equal(value('headroom_agent_volume_total_bytes', `volume="${volume}"`), 16 * 1024 * 1024);
+  t.equal(value('headroom_agent_volume_available_bytes', `volume="${volume}"`), s.bavail * s.bsize);
+  t.equal(value('headroom_agent_volume_free_inodes', `volume="${volume}"`), s.ffree);
+  t.equal(value('headroom_agent_reports_total', 'outcome="ok"'), 1);
+  t.equal(value('headroom_agent_reports_total', 'outcome="unauthorized"'), 1);
+});

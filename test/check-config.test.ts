@@ -45,6 +45,10 @@ const cases: Array<[string, RegExp]> = [
   ['not-a-list.yaml', /^origins: expected a list, got \{/m],
   ['bad-prefix.yaml', /^routes\[0\]\.match\.pathPrefix: expected a path starting with "\/", got "dav"$/m],
   ['empty.yaml', /^origins: at least one origin is needed$/m],
+  ['health-expect.yaml', /^origins\[0\]\.headroom\.health\.expect: expected a list of HTTP statuses or ranges, like \[200-399, 401\]/m],
+  ['redis-no-url.yaml', /^ledger\.url: the redis backend needs the Redis URL, like redis:\/\/127\.0\.0\.1:6379\/0/m],
+  ['redis-bad-url.yaml', /^ledger\.url: expected a Redis URL like redis:\/\/host:6379\/0 or rediss:\/\/user:password@host:6380$/m],
+  ['redis-sentinel.yaml', /^ledger\.sentinel\.addresses\[0\]: expected host:port, got "10\.0\.0\.6"$/m],
 ];
 for (const [file, expected] of cases) {
   t.test(`check-config refuses ${file}`, async (t) => {
@@ -86,4 +90,59 @@ t.test('flags override the environment, which overrides the file; JSON files wor
   const typo = headroom(['check-config', file, '--policy.onUnkown', 'reject']);
   t.equal(typo.code, 2);
   t.match(typo.stderr, /unknown option --policy\.onUnkown/);
+});
+
+t.test('five independent problems: one run names all five, and nothing else', async (t) => {
+  const run = headroom(['check-config', path.join(FIXTURES, 'five-problems.yaml')]);
+  t.equal(run.code, 1);
+  t.same(run.stderr.trimEnd().split('\n'), [
+    'listen.port: expected a port number between 0 and 65535, got "eighty"',
+    'origins[1].url: expected an http(s) URL, got "ftp://x"',
+    'routes[0].origin: no origin named "filez" (origins: files, more)',
+    'routes[1].match.pathPrefix: "/a/../b/" is matched as requests are, normalised; write it as "/b/"',
+    'policy.floodRelease: must be below policy.floodStage (90%), got 95%',
+  ], 'a route to the broken origin is not a sixth problem');
+});
+
+t.test('a key with a problem of its own is left out of the rules across keys (no crash, no second line)', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'gateway.yaml');
+  writeFileSync(file, YAML.stringify({
+    origins: [{ name: 'files', url: 'http://127.0.0.1:8000', headroom: { local: { paths: ['/srv'], capacity: 'huge' } } }],
+    routes: [{ origin: 'files', volume: '/srv' }],
+    policy: { reserve: 'lots', floodStage: 'high', writeMethods: 'PUT,post' },
+    ledger: { backend: 'redis', url: 'http://nope' },
+  }));
+  const run = headroom(['check-config', file]);
+  t.equal(run.code, 1);
+  t.notMatch(run.stderr, /TypeError|^\s+at /m, 'no crash');
+  const lines = run.stderr.trimEnd().split('\n');
+  t.same(lines.map((l) => l.split(':')[0]).sort(), ['ledger.url', 'origins[0].headroom.local.capacity', 'policy.floodStage', 'policy.reserve', 'policy.writeMethods[1]'].sort(), lines.join('\n'));
+});
+
+t.test('check-config | head: a reader that has left ends it quietly, exit 0', async (t) => {
+  const run = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" check-config "${path.resolve(import.meta.dirname, '../config/example.yaml')}" 2>/tmp/headroom-epipe-${process.pid}.err | true; echo "rc=$?"; cat /tmp/headroom-epipe-${process.pid}.err; rm -f /tmp/headroom-epipe-${process.pid}.err`], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+  t.match(run.stdout, /^rc=0$/m, 'exit 0');
+  t.notMatch(run.stdout, /EPIPE|^\s+at /m, 'no stack trace');
+});
+
+t.test('valid but probably not meant: placeholder tokens and an open admin listener are warned about, and still valid', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const example = headroom(['check-config', path.resolve(import.meta.dirname, '../config/example.yaml')]);
+  t.equal(example.code, 0);
+  t.match(example.stderr, /^warning: origins\[0\]\.headroom\.agent\.token: "change-me" looks like a placeholder/m);
+  const open = path.join(dir, 'open.yaml');
+  writeFileSync(open, YAML.stringify({ admin: { host: '0.0.0.0' }, origins: [{ name: 'files', url: 'http://127.0.0.1:8000' }], routes: [{ origin: 'files' }] }));
+  const gateway = headroom(['check-config', open]);
+  t.equal(gateway.code, 0);
+  t.match(gateway.stderr, /^warning: admin\.token: empty while the admin listener is on 0\.0\.0\.0/m);
+  const quiet = headroom(['check-config', open, '--admin.host', '127.0.0.1', '--admin.token', 'a-long-random-secret-1f9c']);
+  t.equal(quiet.stderr, '', 'no warning for a loopback admin with a real token');
+  const agent = path.join(dir, 'agent.yaml');
+  writeFileSync(agent, YAML.stringify({ listen: { host: '0.0.0.0', port: 9100 }, token: 'CHANGEME' }));
+  const agentRun = headroom(['check-config', agent]);
+  t.equal(agentRun.code, 0);
+  t.match(agentRun.stderr, /^warning: token: "CHANGEME" looks like a placeholder/m);
 });

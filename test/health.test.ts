@@ -46,3 +46,17 @@ t.test('an origin failing its checks is marked down after `fall`, answered 503 w
   t.ok(healthPolls - pollsAtUp >= 2, `up after ${healthPolls - pollsAtUp} good polls (rise: 2)`);
   t.equal((await request(`${gateway.url}/c`, { method: 'PUT', headers: { 'content-length': '1' } }, 'x')).status, 201);
 });
+
+t.test('health.expect: a WebDAV root behind auth answers 401 — down by default, up when 401 is expected', async (t) => {
+  const url = await serve(t, (req, res) => {
+    res.writeHead(req.url === '/' ? 401 : 200, { 'www-authenticate': 'Basic realm="dav"', 'content-length': '0' });
+    res.end();
+  });
+  const health = (expect?: unknown[]) => ({ path: '/', interval: '50ms', timeout: '200ms', rise: 1, fall: 1, ...(expect ? { expect } : {}) });
+  const strict = await gatewayFor(t, url, { origins: [{ name: 'files', url, headroom: { health: health() } }] });
+  const lenient = await gatewayFor(t, url, { origins: [{ name: 'files', url, headroom: { health: health(['200-399', 401]) } }] });
+  const healthyOf = async (g: typeof strict) => (JSON.parse((await request(`http://127.0.0.1:${g.adminAddress.port}/status`)).body.toString()) as { origins: Array<{ healthy: boolean | null; lastHealthError: string | null }> }).origins[0]!;
+  await until(async () => (await healthyOf(strict)).healthy === false, 'the default to mark a 401 down');
+  t.equal((await healthyOf(strict)).lastHealthError, 'HTTP 401');
+  await until(async () => (await healthyOf(lenient)).healthy === true, 'expect: [200-399, 401] to count it up');
+});

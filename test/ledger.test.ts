@@ -1,7 +1,10 @@
 import t, { type Test } from 'tap';
 import type { Ledger, Reservation, ReserveRequest } from '../src/ledger/ledger.js';
 import { MemoryLedger } from '../src/ledger/memory-ledger.js';
+import { RedisLedger } from '../src/ledger/redis-ledger.js';
+import { createLogger } from '../src/log/log.js';
 import { SlowLedger } from './helpers/slow-ledger.js';
+import { redisUnavailable, startRedis } from './helpers/redis.js';
 
 const ask = (volumeKey: string, bytes: number, more: Partial<ReserveRequest> = {}): ReserveRequest => ({ volumeKey, bytes, inodes: 0, roomBytes: Infinity, roomInodes: Infinity, since: null, ...more });
 
@@ -12,9 +15,9 @@ async function granted(ledger: Ledger, request: ReserveRequest): Promise<Reserva
 }
 
 /** The ledger's contract, the same for one that answers at once and one that answers later. */
-function contract(t: Test, make: () => Ledger): void {
+function contract(t: Test, make: (t: Test) => Ledger | Promise<Ledger>): void {
   t.test('reservations add up per volume and release exactly once', async (t) => {
-    const ledger = make();
+    const ledger = await make(t);
     const a = await granted(ledger, ask('v1', 100));
     const b = await granted(ledger, ask('v1', 50));
     const c = await granted(ledger, ask('v2', 7));
@@ -40,7 +43,7 @@ function contract(t: Test, make: () => Ledger): void {
   });
 
   t.test('check and hold are one step: a request past the room is refused with the figures, and holds nothing', async (t) => {
-    const ledger = make();
+    const ledger = await make(t);
     const a = await granted(ledger, ask('v', 60, { roomBytes: 100 }));
     t.same(await ledger.reserve(ask('v', 41, { roomBytes: 100 })), { granted: false, reservedBytes: 60, reservedInodes: 0, writtenBytes: 0, writtenInodes: 0 });
     t.equal(ledger.reservedBytes('v'), 60, 'the refused request holds nothing');
@@ -54,7 +57,7 @@ function contract(t: Test, make: () => Ledger): void {
   });
 
   t.test('inodes are held with the bytes, checked against their own room, and given back on release', async (t) => {
-    const ledger = make();
+    const ledger = await make(t);
     const a = await granted(ledger, ask('v1', 10, { inodes: 1, roomInodes: 2 }));
     const b = await granted(ledger, ask('v1', 0, { inodes: 1, roomInodes: 2 }));
     t.same(await ledger.reserve(ask('v1', 0, { inodes: 1, roomInodes: 2 })), { granted: false, reservedBytes: 10, reservedInodes: 2, writtenBytes: 0, writtenInodes: 0 }, 'a third inode is past the room');
@@ -71,7 +74,7 @@ function contract(t: Test, make: () => Ledger): void {
   });
 
   t.test('16 requests asked at once against one room: exactly as many are granted as fit', async (t) => {
-    const ledger = make();
+    const ledger = await make(t);
     const answers = await Promise.all(Array.from({ length: 16 }, () => ledger.reserve(ask('v', 10, { roomBytes: 100 }))));
     t.equal(answers.filter((a) => a.granted).length, 10);
     t.equal(ledger.reservedBytes('v'), 100, 'never more than the room');
@@ -80,6 +83,17 @@ function contract(t: Test, make: () => Ledger): void {
 
 t.test('the memory ledger', async (t) => contract(t, () => new MemoryLedger()));
 t.test('a ledger that answers later', async (t) => contract(t, () => new SlowLedger(5)));
+t.test('the Redis ledger, one gateway on it', async (t) => {
+  const skip = redisUnavailable();
+  if (skip) return void t.comment(`skipped: ${skip}`);
+  const redis = await startRedis(t);
+  contract(t, async (t) => {
+    const ledger = new RedisLedger({ url: redis.url, sentinel: { name: '', addresses: [] }, leaseTimeMs: 10_000, timeoutMs: 1000, onUnavailable: 'reject', keepMs: () => 20_000, logger: createLogger('silent') });
+    t.teardown(() => ledger.close());
+    t.ok(await ledger.connected(5000), 'Redis answers');
+    return ledger;
+  });
+});
 t.test('the memory ledger answers at once: no promise', async (t) => {
   const ledger = new MemoryLedger();
   const answer = ledger.reserve(ask('v', 1));

@@ -16,7 +16,8 @@ t.test('the packed package installs and runs: version and check-config work, and
   const paths = packed!.files.map((f) => f.path);
   t.ok(paths.includes('dist/src/cli.js'), 'the built CLI is in it');
   t.ok(paths.includes('LICENSE') && paths.includes('README.md') && paths.includes('CHANGELOG.md'));
-  t.same(paths.filter((p) => /^(test|bench|\.ci|src|deploy)\//.test(p) || p.startsWith('dist/test')), [], 'no tests, bench, CI or TypeScript sources');
+  t.ok(paths.includes('deploy/systemd/headroom.service'), 'the deployment files travel with the package');
+  t.same(paths.filter((p) => /^(test|bench|\.ci|src)\//.test(p) || p.startsWith('dist/test')), [], 'no tests, bench, CI or TypeScript sources');
 
   const project = path.join(dir, 'user');
   mkdirSync(project);

@@ -52,7 +52,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
       const ready = readiness(deps.status(), deps.origins());
-      return json(res, ready.ready ? 200 : 503, { status: ready.ready ? 'ready' : 'not ready', waitingFor: ready.waitingFor });
+      return json(res, ready.ready ? 200 : 503, { status: ready.ready ? 'ready' : 'not ready', waitingFor: ready.waitingFor, ...(ready.notes.length > 0 ? { notes: ready.notes } : {}) });
     }
     if (!bearerAllows(req.headers, deps.token())) return unauthorized(res);
     if (path === '/status') return json(res, 200, deps.status());

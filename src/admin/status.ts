@@ -2,7 +2,7 @@ import type { PolicyConfig } from '../config/types.js';
 import type { Origin } from '../exchange/origin.js';
 import { reserveOf, usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { Ledger, LedgerStatus } from '../ledger/ledger.js';
 
 export interface VolumeStatus {
   readonly volume: string;
@@ -37,6 +37,8 @@ export interface GatewayStatus {
   /** The configuration's generation: 1 at start, one more per reload. */
   readonly generation: number;
   readonly reservedBytes: number;
+  /** Where reservations are kept, and whether it answers. */
+  readonly ledger: LedgerStatus;
   readonly floodStage: number;
   readonly floodRelease: number;
   readonly origins: readonly OriginStatus[];
@@ -47,6 +49,7 @@ export function gatewayStatus(generation: number, origins: ReadonlyMap<string, O
   return {
     generation,
     reservedBytes: ledger.totalReservedBytes(),
+    ledger: ledger.describe(),
     floodStage: policy.floodStage,
     floodRelease: policy.floodRelease,
     origins: [...origins.values()].map((origin) => ({
@@ -64,7 +67,8 @@ export function gatewayStatus(generation: number, origins: ReadonlyMap<string, O
           volume: state.volume,
           totalBytes: snapshot?.totalBytes ?? null,
           availableBytes: snapshot?.availableBytes ?? null,
-          usableBytes: snapshot ? usableBytes(snapshot, { reservedBytes, writtenSinceSnapshot: state.writtenSinceSnapshot }, policy) : null,
+          // Room is never below none; the decision keeps its own signed figure.
+          usableBytes: snapshot ? Math.max(0, usableBytes(snapshot, { reservedBytes, writtenSinceSnapshot: state.writtenSinceSnapshot }, policy)) : null,
           reservedBytes,
           writtenSinceSnapshotBytes: state.writtenSinceSnapshot,
           reserveBytes: snapshot ? reserveOf(policy.reserve, snapshot.totalBytes) : null,
@@ -82,13 +86,21 @@ export function gatewayStatus(generation: number, origins: ReadonlyMap<string, O
   };
 }
 
-/** Ready: every origin with a source has a fresh snapshot, and every checked origin is up. */
-export function readiness(status: GatewayStatus, origins: ReadonlyMap<string, Origin>): { ready: boolean; waitingFor: string[] } {
+/**
+ * Ready: every origin with a source has a fresh snapshot, and every
+ * checked origin is up. A shared ledger that does not answer leaves the
+ * gateway ready — reads still pass — with a note saying what writes get.
+ */
+export function readiness(status: GatewayStatus, origins: ReadonlyMap<string, Origin>): { ready: boolean; waitingFor: string[]; notes: string[] } {
+  const notes: string[] = [];
+  const { ledger } = status;
+  if (ledger.state === 'local') notes.push(`ledger: Redis does not answer (${ledger.lastError}); writes are judged by this gateway alone`);
+  if (ledger.state === 'unavailable') notes.push(`ledger: Redis does not answer (${ledger.lastError}); writes are refused with 503 ledger_unavailable`);
   const waitingFor: string[] = [];
   for (const o of status.origins) {
     const config = origins.get(o.name)!.config.headroom;
     if ((config.local || config.agent) && !o.volumes.some((v) => v.fresh)) waitingFor.push(`${o.name}: no fresh snapshot`);
     if (config.health && o.healthy !== true) waitingFor.push(`${o.name}: not healthy`);
   }
-  return { ready: waitingFor.length === 0, waitingFor };
+  return { ready: waitingFor.length === 0, waitingFor, notes };
 }

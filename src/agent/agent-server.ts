@@ -6,6 +6,7 @@ import type { AgentConfig } from '../config/agent-config.js';
 import { bearerAllows } from '../http/bearer.js';
 import type { Logger } from '../log/log.js';
 import { MountTable, reportVolumes } from './volumes.js';
+import { AgentMetrics } from './agent-metrics.js';
 
 export interface Agent {
   readonly address: AddressInfo;
@@ -19,6 +20,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
   const mounts = new MountTable();
   await mounts.start(MOUNT_REFRESH_MS);
   const host = os.hostname();
+  const measure = () => reportVolumes(config.paths, config.baseDir, mounts);
+  const metrics = new AgentMetrics(measure);
 
   const json = (res: ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void => {
     const text = JSON.stringify(body);
@@ -30,14 +33,19 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
     const url = req.url ?? '/';
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
     if (url === '/healthz') return json(res, 200, { status: 'ok' });
-    if (url !== '/v1/volumes') return json(res, 404, { error: 'not_found', detail: 'GET /v1/volumes or /healthz' });
+    if (url !== '/v1/volumes' && url !== '/metrics') return json(res, 404, { error: 'not_found', detail: 'GET /v1/volumes, /metrics or /healthz' });
+    // /metrics tells what /v1/volumes does: the same token.
     if (!bearerAllows(req.headers, config.token)) {
+      if (url === '/v1/volumes') metrics.reported('unauthorized');
       return json(res, 401, { error: 'unauthorized', detail: 'send Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer realm="headroom-agent"' });
     }
+    if (url === '/metrics') return metrics.serve(req, res);
     try {
-      const volumes = await reportVolumes(config.paths, config.baseDir, mounts);
+      const volumes = await measure();
+      metrics.reported('ok');
       json(res, 200, { host, time: new Date().toISOString(), volumes });
     } catch (err) {
+      metrics.reported('failed');
       logger.warn({ msg: 'cannot measure volumes', error: (err as Error).message });
       json(res, 500, { error: 'measurement_failed', detail: (err as Error).message });
     }
@@ -55,6 +63,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
     address,
     close: async () => {
       mounts.stop();
+      await metrics.shutdown();
       server.closeAllConnections();
       server.close();
       await once(server, 'close');

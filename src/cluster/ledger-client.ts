@@ -1,4 +1,4 @@
-import type { GrowAnswer, Ledger, Reservation, ReserveAnswer, ReserveRequest, Written } from '../ledger/ledger.js';
+import type { GrowAnswer, Ledger, LedgerStatus, Reservation, ReserveAnswer, ReserveRequest, Written } from '../ledger/ledger.js';
 import type { HeldFigures, LedgerCall, LedgerReply, ToPrimary } from './messages.js';
 
 type Send = (message: ToPrimary) => boolean;
@@ -86,6 +86,11 @@ export class LedgerClient implements Ledger {
     let total = 0;
     for (const figures of this.#held.values()) total += figures.inodes;
     return total;
+  }
+
+  /** The group's memory ledger: as a memory ledger, it always answers. */
+  describe(): LedgerStatus {
+    return { backend: 'memory', state: 'process', lastError: null, unavailable: 0 };
   }
 
   async close(): Promise<void> {

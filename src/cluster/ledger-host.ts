@@ -1,5 +1,5 @@
 import { LeaseBook } from '../ledger/lease-book.js';
-import type { Ledger, ReserveAnswer } from '../ledger/ledger.js';
+import type { Ledger, LedgerStatus, ReserveAnswer } from '../ledger/ledger.js';
 import type { HeldFigures, LedgerCall, LedgerReply } from './messages.js';
 
 /**
@@ -79,6 +79,11 @@ export class LedgerHost implements Ledger {
     let total = 0;
     for (const key of this.#volumes) total += this.#book.held(key).inodes;
     return total;
+  }
+
+  /** The group's memory ledger: as a memory ledger, it always answers. */
+  describe(): LedgerStatus {
+    return { backend: 'memory', state: 'process', lastError: null, unavailable: 0 };
   }
 
   async close(): Promise<void> {}

@@ -64,8 +64,8 @@ export async function startGroup(config: GatewayConfig, options: GroupOptions): 
     for (const slot of slots) post(slot, message);
   };
 
-  // Snapshots lose their trust after staleAfter: what other workers wrote counts for longer than that.
-  const ledger = config.ledger.backend === 'memory' ? new LedgerHost(Math.max(2 * config.policy.staleAfter, 60_000), (figures) => broadcast({ type: 'held', figures })) : undefined;
+  // What other workers wrote counts as long as a snapshot may be trusted (as a shared ledger's records do).
+  const ledger = config.ledger.backend === 'memory' ? new LedgerHost(config.policy.staleAfter + config.ledger.leaseTime, (figures) => broadcast({ type: 'held', figures })) : undefined;
 
   /** Answers workers give by id (metrics, reloads). */
   const waiting = new Map<number, (message: ToPrimary) => void>();

@@ -1,19 +1,31 @@
 import { normaliseHost, normalisePath } from '../http/request-target.js';
-import type { GatewayConfig } from './types.js';
+import type { GatewayConfig, OriginConfig, PluginConfig, RouteConfig } from './types.js';
+
+/** A configuration as far as it could be read: an element with problems of its own is null, in its place. */
+export type CheckedConfig = Omit<GatewayConfig, 'origins' | 'routes' | 'plugins'> & {
+  readonly origins: ReadonlyArray<OriginConfig | null>;
+  readonly routes: ReadonlyArray<RouteConfig | null>;
+  readonly plugins: ReadonlyArray<PluginConfig | null>;
+};
 
 const METHOD = /^[A-Z][A-Z0-9_-]*$/;
 const percent = (share: number): string => `${+(share * 100).toFixed(4)}%`;
 
-/** Rules that span keys; each problem names the key to change. */
-export function crossCheck(config: GatewayConfig): string[] {
+/**
+ * Rules that span keys; each problem names the key to change. A rule that
+ * reads a key `broken` says has a problem of its own is not checked;
+ * `names` are the names origin elements give, also those with problems.
+ */
+export function crossCheck(config: CheckedConfig, broken: (key: string) => boolean, names: ReadonlyArray<string | null>): string[] {
   const problems: string[] = [];
   const { policy, origins, routes } = config;
 
-  if (origins.length === 0) problems.push('origins: at least one origin is needed');
-  if (routes.length === 0) problems.push('routes: at least one route is needed');
+  if (origins.length === 0 && !broken('origins')) problems.push('origins: at least one origin is needed');
+  if (routes.length === 0 && !broken('routes')) problems.push('routes: at least one route is needed');
 
   const firstByName = new Map<string, number>();
   origins.forEach((origin, i) => {
+    if (origin === null) return;
     const first = firstByName.get(origin.name);
     if (first !== undefined) {
       problems.push(`origins[${i}].name: "${origin.name}" is already the name of origins[${first}]`);
@@ -29,12 +41,13 @@ export function crossCheck(config: GatewayConfig): string[] {
     }
     const local = origin.headroom.local;
     if (local && local.paths.length === 0) problems.push(`origins[${i}].headroom.local.paths: expected at least one path`);
-    if (local && local.capacity > 0 && 'bytes' in policy.reserve && policy.reserve.bytes >= local.capacity) {
+    if (local && local.capacity > 0 && !broken('policy.reserve') && 'bytes' in policy.reserve && policy.reserve.bytes >= local.capacity) {
       problems.push(`policy.reserve: ${policy.reserve.bytes} bytes leaves no room in origins[${i}].headroom.local.capacity (${local.capacity} bytes)`);
     }
   });
 
   routes.forEach((route, i) => {
+    if (route === null) return;
     const prefix = route.match.pathPrefix;
     if (!prefix.startsWith('/')) {
       problems.push(`routes[${i}].match.pathPrefix: expected a path starting with "/", got "${prefix}"`);
@@ -49,12 +62,14 @@ export function crossCheck(config: GatewayConfig): string[] {
     if (host !== null && (normaliseHost(host) === null || normaliseHost(host) === '')) {
       problems.push(`routes[${i}].match.host: expected a host name or address like "files.example.com", got "${host}"`);
     }
-    const origin = origins.find((o) => o.name === route.origin);
-    if (!origin) {
-      const names = origins.map((o) => o.name).join(', ') || 'none';
-      problems.push(`routes[${i}].origin: no origin named "${route.origin}" (origins: ${names})`);
+    const at = names.indexOf(route.origin);
+    const origin = at < 0 ? undefined : origins[at];
+    if (at < 0) {
+      const known = names.filter((n) => n !== null).join(', ') || 'none';
+      problems.push(`routes[${i}].origin: no origin named "${route.origin}" (origins: ${known})`);
       return;
     }
+    if (!origin) return; // that origin has problems of its own
     if (origin.headroom.agent && route.volume === null) {
       problems.push(`routes[${i}].volume: origin "${origin.name}" is measured by an agent; name the volume (a mount or path the agent reports) this route writes to`);
       return;
@@ -68,20 +83,33 @@ export function crossCheck(config: GatewayConfig): string[] {
     }
   });
 
-  if (policy.floodRelease >= policy.floodStage) {
+  const marks = !broken('policy.floodStage') && !broken('policy.floodRelease');
+  if (marks && policy.floodRelease >= policy.floodStage) {
     problems.push(`policy.floodRelease: must be below policy.floodStage (${percent(policy.floodStage)}), got ${percent(policy.floodRelease)}`);
   }
-  if ('share' in policy.reserve && policy.reserve.share >= policy.floodStage) {
+  if (marks && !broken('policy.reserve') && 'share' in policy.reserve && policy.reserve.share >= policy.floodStage) {
     problems.push(`policy.reserve: ${percent(policy.reserve.share)} is not below policy.floodStage (${percent(policy.floodStage)}); nothing could ever be written`);
   }
-  policy.writeMethods.forEach((method, i) => {
+  if (!broken('policy.writeMethods')) policy.writeMethods.forEach((method, i) => {
     if (!METHOD.test(method)) problems.push(`policy.writeMethods[${i}]: expected an upper-case HTTP method, got "${method}"`);
   });
-  if (config.ledger.backend === 'redis') {
-    problems.push('ledger.backend: "redis" is not available in this version yet; use "memory"');
-  }
+  if (!broken('ledger')) problems.push(...ledgerProblems(config.ledger));
   config.plugins.forEach((plugin, i) => {
-    problems.push(`plugins[${i}].name: no plugin named "${plugin.name}" is available in this version`);
+    if (plugin !== null) problems.push(`plugins[${i}].name: no plugin named "${plugin.name}" is available in this version`);
+  });
+  return problems;
+}
+
+function ledgerProblems(ledger: GatewayConfig['ledger']): string[] {
+  const problems: string[] = [];
+  if (ledger.backend === 'redis' && ledger.url === '' && ledger.sentinel.name === '') {
+    problems.push('ledger.url: the redis backend needs the Redis URL, like redis://127.0.0.1:6379/0 (or ledger.sentinel)');
+  }
+  if (ledger.sentinel.name !== '' && ledger.sentinel.addresses.length === 0) {
+    problems.push('ledger.sentinel.addresses: Sentinel needs at least one sentinel, as host:port');
+  }
+  ledger.sentinel.addresses.forEach((address, i) => {
+    if (!/^[^\s:]+:\d{1,5}$/.test(address) && !/^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(address)) problems.push(`ledger.sentinel.addresses[${i}]: expected host:port, got "${address}"`);
   });
   return problems;
 }

@@ -128,6 +128,28 @@ export const formats: Record<string, convict.Format> = {
       if (!Array.isArray(value)) throw new Error('expected a list');
     },
   },
+  'status-list': {
+    coerce: (value: unknown) => formats['string-list']!.coerce!(value),
+    validate(value: unknown) {
+      const entries = Array.isArray(value) ? value : [];
+      if (entries.length === 0 || !entries.every((entry) => statusRange(entry) !== null)) {
+        throw new Error('expected a list of HTTP statuses or ranges, like [200-399, 401]');
+      }
+    },
+  },
+  'redis-url': {
+    validate(value: unknown) {
+      if (value === '') return;
+      let url: URL | undefined;
+      try {
+        url = typeof value === 'string' ? new URL(value) : undefined;
+      } catch {
+        url = undefined;
+      }
+      if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:')) throw new Error('expected a Redis URL like redis://host:6379/0 or rediss://user:password@host:6380');
+      if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) throw new Error('expected a database number after the address, like redis://host:6379/0');
+    },
+  },
   'string-list': {
     coerce(value: unknown) {
       return typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
@@ -194,3 +216,13 @@ export const formats: Record<string, convict.Format> = {
 };
 
 convict.addFormats(formats);
+
+/** An HTTP status (100–599) or a range of them ("200-399") as [lowest, highest]; null when it is neither. */
+export function statusRange(entry: unknown): readonly [number, number] | null {
+  const text = typeof entry === 'number' ? String(entry) : typeof entry === 'string' ? entry.trim() : '';
+  const m = /^(\d{3})(?:\s*-\s*(\d{3}))?$/.exec(text);
+  if (!m) return null;
+  const low = Number(m[1]);
+  const high = Number(m[2] ?? m[1]);
+  return low >= 100 && high <= 599 && low <= high ? [low, high] : null;
+}

@@ -15,7 +15,7 @@ import {
 import { problemLines, validateSection } from './section.js';
 import { checkStructure } from './structure.js';
 import { validatedValues, type ConfigOf } from './shape.js';
-import { crossCheck } from './cross-check.js';
+import { crossCheck, type CheckedConfig } from './cross-check.js';
 import type {
   GatewayConfig,
   OriginConfig,
@@ -70,29 +70,36 @@ export function loadGatewayConfig(source: ConfigSource): ConfigResult {
 
   const raw = validatedValues(top, gatewaySchema);
   const baseDir = source.file === null ? process.cwd() : path.dirname(path.resolve(source.file));
-  const origins = eachElement(raw.origins, 'origins', (el, at) => readOrigin(el, at, baseDir, problems), problems);
-  const routes = eachElement(raw.routes, 'routes', (el, at) => readRoute(el, at, problems), problems);
-  const plugins = eachElement(raw.plugins, 'plugins', (el, at) => take(pluginSchema, el, at, required.plugin, problems), problems);
-  if (problems.length) return { ok: false, problems };
+  const origins = eachElement(raw.origins, 'origins', (el, at) => readOrigin(el, at, baseDir, problems));
+  const routes = eachElement(raw.routes, 'routes', (el, at) => readRoute(el, at, problems));
+  const plugins = eachElement(raw.plugins, 'plugins', (el, at) => take(pluginSchema, el, at, required.plugin, problems));
 
-  const config: GatewayConfig = {
+  // The rules across keys run on what could be read, so that one run names
+  // every problem: a key (or element) with a problem of its own is left out
+  // of them rather than reported twice.
+  const found = [...problems];
+  const broken = (key: string): boolean => found.some((p) => p.startsWith(key) && /^[:.[]/.test(p.slice(key.length)));
+  const valid = <T>(list: ReadonlyArray<T | null>): T[] => list.filter((x): x is T => x !== null);
+  const candidate: CheckedConfig = {
     ...raw,
     origins,
-    routes: routes.map((r) => resolveRouteVolume(r, origins, baseDir)),
+    routes: routes.map((r) => r && resolveRouteVolume(r, valid(origins), baseDir)),
     plugins,
   };
-  problems.push(...crossCheck(config));
-  return problems.length ? { ok: false, problems } : { ok: true, config };
+  problems.push(...crossCheck(candidate, broken, originNames(raw.origins)));
+  if (problems.length) return { ok: false, problems };
+  return { ok: true, config: { ...candidate, origins: valid(origins), routes: valid(candidate.routes), plugins: valid(plugins) } };
 }
 
-function eachElement<T>(list: unknown, key: string, read: (el: unknown, at: string) => T | null, problems: string[]): T[] {
+/** Each element read, or null where it has problems of its own (reported by `read`); indexes kept. */
+function eachElement<T>(list: unknown, key: string, read: (el: unknown, at: string) => T | null): Array<T | null> {
+  return Array.isArray(list) ? list.map((el, i) => read(el, `${key}[${i}]`)) : [];
+}
+
+/** The name each origin element gives, valid or not: a route naming an origin with problems of its own is not a second problem. */
+function originNames(list: unknown): ReadonlyArray<string | null> {
   if (!Array.isArray(list)) return [];
-  const out: T[] = [];
-  list.forEach((el, i) => {
-    const value = read(el, `${key}[${i}]`);
-    if (value !== null) out.push(value);
-  });
-  return problems.length ? [] : out;
+  return list.map((el: unknown) => (typeof el === 'object' && el !== null && typeof (el as Raw).name === 'string' ? ((el as Raw).name as string) : null));
 }
 
 function take<S extends convict.Schema<unknown>>(schema: S, value: unknown, at: string, keys: readonly string[], problems: string[]): ConfigOf<S> | null {
@@ -102,6 +109,7 @@ function take<S extends convict.Schema<unknown>>(schema: S, value: unknown, at: 
 }
 
 function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]): OriginConfig | null {
+  const before = problems.length;
   const origin = take(originSchema, el, at, required.origin, problems);
   if (origin === null) return null;
   const { agent, local, health } = origin.headroom;
@@ -112,6 +120,7 @@ function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]
   const agentConfig = section(agent, agentSourceSchema, 'agent', required.agent);
   const localRaw = section(local, localSourceSchema, 'local', required.local);
   const healthConfig = section(health, healthSchema, 'health', []);
+  if (problems.length > before) return null; // a section with problems: the origin is left out of the rules across keys
   const localConfig = localRaw && { ...localRaw, paths: localRaw.paths.map((p) => path.resolve(baseDir, p)) };
   return { ...origin, url: origin.url.replace(/\/+$/, ''), headroom: { agent: agentConfig, local: localConfig, health: healthConfig } };
 }

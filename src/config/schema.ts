@@ -70,7 +70,14 @@ export const gatewaySchema = {
   },
   ledger: {
     backend: { doc: 'Where reservations are kept.', format: oneOf('memory', 'redis'), default: 'memory' },
-    url: { doc: 'Redis URL for the redis backend.', format: String, default: '', sensitive: true },
+    url: { doc: 'Redis URL for the redis backend: redis:// or rediss://, with user, password and database number when needed.', format: 'redis-url', default: '', sensitive: true },
+    leaseTime: { doc: 'How long a reservation held in Redis lives unless its gateway renews it; a gateway that stops loses its reservations within this.', format: 'positive-duration', default: 10_000 },
+    timeout: { doc: 'The longest a question to Redis may take; past it (or when Redis is unreachable) ledger.onUnavailable applies.', format: 'positive-duration', default: 250 },
+    onUnavailable: { doc: 'Writes while Redis does not answer: reject (503 ledger_unavailable) or local (judged by this gateway alone, with a warning).', format: oneOf('reject', 'local'), default: 'reject' },
+    sentinel: {
+      name: { doc: 'The Redis master’s name as Redis Sentinel knows it; empty: no Sentinel, ledger.url names the server.', format: String, default: '' },
+      addresses: { doc: 'Sentinels to ask for the master, as host:port.', format: 'string-list', default: [] as string[] },
+    },
   },
   telemetry: {
     serviceName: { doc: 'service.name of spans and metrics.', format: String, default: 'headroom' },
@@ -123,6 +130,7 @@ export const healthSchema = {
   timeout: { format: 'positive-duration', default: 1_000 },
   rise: { format: 'nat', default: 2 },
   fall: { format: 'nat', default: 3 },
+  expect: { format: 'status-list', default: ['200-399'] as Array<string | number> },
 } as const satisfies Schema;
 
 export const routeSchema = {

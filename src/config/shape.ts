@@ -16,6 +16,8 @@ interface FormatValues {
   readonly 'size-or-share': Amount;
   readonly token: string;
   readonly 'http-url': string;
+  readonly 'redis-url': string;
+  readonly 'status-list': ReadonlyArray<string | number>;
   readonly 'string-list': readonly string[];
   readonly 'cidr-list': readonly string[];
   readonly 'optional-object': Readonly<Record<string, unknown>> | null;

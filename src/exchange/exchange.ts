@@ -6,6 +6,7 @@ import type { Problem } from '../http/problem.js';
 import type { RequestTarget } from '../http/request-target.js';
 import type { Generation } from './generation.js';
 import type { Route } from './route.js';
+import { requestIdOf } from '../http/request-id.js';
 
 /** Where a COPY or MOVE puts its result. */
 export interface Destination {
@@ -26,6 +27,8 @@ export type UpstreamFailure = 'connect_timeout' | 'timeout' | 'refused' | 'reset
 export class Exchange {
   /** `performance.now()` when the request arrived. */
   readonly startedAt = performance.now();
+  /** X-Request-ID: the client's when it is one, else made here; sent to the origin, logged, on the span. */
+  readonly requestId: string;
   /** The request target as read at the door (set by the routing step). */
   target: RequestTarget | null = null;
   /** The Host forwarded: the client's, or an absolute-form target's authority. */
@@ -78,7 +81,9 @@ export class Exchange {
     readonly generation: Generation,
     /** The listener it arrived on; a retiring one closes connections after their answers. */
     readonly listener: { readonly retiring: boolean },
-  ) {}
+  ) {
+    this.requestId = requestIdOf(req.headers['x-request-id']);
+  }
 
   get ended(): boolean {
     return this.#ended;

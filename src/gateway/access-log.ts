@@ -34,6 +34,7 @@ export function logAccess(logger: Logger, exchange: Exchange): void {
     constraint: admission?.constraint ?? undefined,
     upstreamFailure: exchange.upstreamFailure ?? undefined,
     client: socket.remoteAddress,
+    request_id: exchange.requestId,
     ...(exchange.span ? { trace_id: exchange.span.spanContext().traceId, span_id: exchange.span.spanContext().spanId } : {}),
   });
 }

@@ -26,7 +26,7 @@ import { startProviders } from '../telemetry/providers.js';
 import { ExchangeTracing } from '../telemetry/exchange-tracing.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { MemoryLedger } from '../ledger/memory-ledger.js';
+import { openLedger } from '../ledger/open-ledger.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -94,7 +94,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const { logger } = options;
   const part = options.part ?? 'whole';
   const registry = options.registry ?? new HeadroomRegistry(config.policy, { fed: part === 'worker' });
-  const ledger = options.ledger ?? new MemoryLedger();
+  // What other replicas wrote counts as long as a snapshot may be trusted, and a lease may outlive its exchange.
+  const keepMs = (): number => current.config.policy.staleAfter + config.ledger.leaseTime;
+  const ledger = options.ledger ?? (await openLedger(config.ledger, keepMs, logger));
   const telemetry = await startProviders(config.telemetry);
   const sources = new SourceSet(registry, logger, telemetry.tracer);
   const build = (number: number, next: GatewayConfig, previous: Generation | null): Generation =>
@@ -130,7 +132,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
   // A worker's volume figures are the primary's to show (it has the group's ledger figures).
-  const metrics = new GatewayMetrics(telemetry.meter, part === 'worker' ? null : registry, ledger, () => current.config.policy, () => inFlight);
+  const metrics = new GatewayMetrics(telemetry.meter, part === 'worker' ? null : registry, ledger, () => current.config.policy, () => inFlight, () => originsShown(current, retiring));
 
   const upstream = new Upstream({
     closing,
@@ -335,6 +337,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     upstream.close();
     sources.stop();
     await admin?.close();
+    if (!options.ledger) await ledger.close();
     const telemetryError = await telemetry.shutdown();
     if (telemetryError) logger.warn({ msg: 'telemetry could not be flushed', error: telemetryError });
     for (const g of [current, ...retiring]) for (const origin of g.origins.values()) origin.agent.destroy();

@@ -48,7 +48,7 @@ export class HeadRules implements HeadRule {
  * was routed by, the framing the gateway's parser used for the body
  * (chunked, or the Content-Length it counted to — never none while a body
  * follows), the client's end-to-end fields in their order, and what this
- * hop adds (Via, forwarding headers, trace context). The proxy engine is
+ * hop adds (Via, forwarding headers, trace context, the request id). The proxy engine is
  * handed these fields as the request's own (see Upstream.forward); only the
  * path is put on its request afterwards, before anything is written.
  */
@@ -79,6 +79,7 @@ export class OutgoingHead implements HeaderSink {
     if (framing.kind === 'chunked') fields['transfer-encoding'] = 'chunked';
     else if (framing.kind === 'length') fields['content-length'] = String(framing.length);
     if (pseudonym) fields.via = appendVia(given.via, viaEntry(req.httpVersion, pseudonym));
+    fields['x-request-id'] = exchange.requestId;
     forwarding.write(req, trusted, exchange.authority, this);
   }
 

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { statusRange } from '../config/formats.js';
 import type { HealthConfig } from '../config/types.js';
 import type { Logger } from '../log/log.js';
 import type { OriginHealth } from './origin-health.js';
@@ -8,16 +9,19 @@ import { tracedPoll } from './poll-span.js';
 
 /**
  * Active health checks: `GET health.path` on the origin every interval
- * (jittered, never overlapping); a 2xx or 3xx within the timeout is a
- * success. Returns a stop function.
+ * (jittered, never overlapping); a status `health.expect` lists (2xx or
+ * 3xx unless it says otherwise) within the timeout is a success. Returns a
+ * stop function.
  */
 export function startHealthCheck(origin: string, baseUrl: string, config: HealthConfig, health: OriginHealth, logger: Logger, tracer: Tracer | null): () => void {
   const url = `${baseUrl}${config.path}`;
+  const expected = config.expect.map((entry) => statusRange(entry)!);
+  const up = (status: number): boolean => expected.some(([low, high]) => status >= low && status <= high);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const check = async (): Promise<string | null> => {
     const result = await poll(url, { timeout: config.timeout, maxBytes: 64 * 1024, agent });
     const was = health.healthy;
-    const error = result.ok && result.status >= 200 && result.status < 400 ? null : result.ok ? `HTTP ${result.status}` : result.error;
+    const error = result.ok && up(result.status) ? null : result.ok ? `HTTP ${result.status}` : result.error;
     if (error === null) health.success();
     else health.failure(error);
     if (health.healthy !== was && was !== null) {

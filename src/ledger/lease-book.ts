@@ -1,4 +1,4 @@
-import type { Written } from './ledger.js';
+import type { ReserveRequest, Written } from './ledger.js';
 
 /**
  * The model a ledger shared by several processes (owners) keeps, the same
@@ -34,15 +34,9 @@ export interface BookFigures {
   readonly writtenInodes: number;
 }
 
-export interface BookAsk {
+/** A request as the book takes it: from an owner, `since` on the book's clock. */
+export interface BookAsk extends ReserveRequest {
   readonly owner: string;
-  readonly volumeKey: string;
-  readonly bytes: number;
-  readonly inodes: number;
-  readonly roomBytes: number;
-  readonly roomInodes: number;
-  /** Ledger time the snapshot started; null when no snapshot bounds the room. */
-  readonly since: number | null;
 }
 
 class VolumeBook {

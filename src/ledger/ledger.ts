@@ -90,6 +90,19 @@ export interface Ledger {
   totalReservedBytes(): number;
   /** Reserved inodes over every volume (0 when nothing is in flight). */
   totalReservedInodes(): number;
+  /** Where reservations are kept and whether that place answers, for /status, /readyz and metrics. */
+  describe(): LedgerStatus;
   /** Stops whatever the ledger runs in the background (connections, renewals); reservations still held are given up. */
   close(): Promise<void>;
+}
+
+/** A ledger as /status shows it (docs/ledger.md). */
+export interface LedgerStatus {
+  readonly backend: 'memory' | 'redis';
+  /** `process`: a memory ledger; `shared`: Redis answers; `local`: judged by this gateway alone; `unavailable`: writes refused. */
+  readonly state: 'process' | 'shared' | 'local' | 'unavailable';
+  /** Why the shared ledger last failed to answer; null while it answers. */
+  readonly lastError: string | null;
+  /** Times writes fell to ledger.onUnavailable since the gateway started. */
+  readonly unavailable: number;
 }

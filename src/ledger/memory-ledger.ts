@@ -1,4 +1,4 @@
-import type { GrowAnswer, Ledger, Reservation, ReserveAnswer, ReserveRequest } from './ledger.js';
+import type { GrowAnswer, Ledger, LedgerStatus, Reservation, ReserveAnswer, ReserveRequest } from './ledger.js';
 
 /** Reservations of one gateway process. Every answer is synchronous, so a check and its reservation cannot interleave with another's. */
 export class MemoryLedger implements Ledger {
@@ -28,6 +28,10 @@ export class MemoryLedger implements Ledger {
 
   totalReservedInodes(): number {
     return this.#inodes.total;
+  }
+
+  describe(): LedgerStatus {
+    return { backend: 'memory', state: 'process', lastError: null, unavailable: 0 };
   }
 
   async close(): Promise<void> {}

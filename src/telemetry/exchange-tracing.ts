@@ -41,6 +41,7 @@ export class ExchangeTracing {
           'client.address': req.socket.remoteAddress,
           'network.protocol.version': req.httpVersion,
           'user_agent.original': req.headers['user-agent'],
+          'http.request.header.x-request-id': [exchange.requestId],
           'headroom.generation': exchange.generation.number,
         },
       },

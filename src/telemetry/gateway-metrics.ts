@@ -4,6 +4,7 @@ import type { Exchange } from '../exchange/exchange.js';
 import { usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { Ledger } from '../ledger/ledger.js';
+import type { Origin } from '../exchange/origin.js';
 
 /**
  * The gateway's metrics (docs/telemetry.md), through the OpenTelemetry metrics API.
@@ -17,8 +18,8 @@ export class GatewayMetrics {
   readonly #decisions: Counter;
   readonly #upstream: Histogram;
 
-  /** Without a `registry`, no volume figures: a group's worker leaves them to the primary. */
-  constructor(meter: Meter, registry: HeadroomRegistry | null, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number) {
+  /** Without a `registry`, no volume or origin figures: a group's worker leaves them to the primary. */
+  constructor(meter: Meter, registry: HeadroomRegistry | null, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number, origins: () => ReadonlyMap<string, Origin>) {
     this.#decisions = meter.createCounter('headroom_decisions', { description: 'Admission decisions about writes' });
     this.#upstream = meter.createHistogram('headroom_upstream_duration_seconds', {
       description: 'Time from forwarding a request to the start of the origin’s response',
@@ -26,11 +27,20 @@ export class GatewayMetrics {
       advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
     });
     meter.createObservableGauge('headroom_requests_in_flight', { description: 'Exchanges in progress' }).addCallback((r) => r.observe(inFlight()));
+    meter
+      .createObservableGauge('headroom_ledger_shared', { description: '1 while writes are judged by the shared ledger (Redis answers); 0 while ledger.onUnavailable applies; absent for a memory ledger' })
+      .addCallback((r) => {
+        const { state } = ledger.describe();
+        if (state !== 'process') r.observe(state === 'shared' ? 1 : 0);
+      });
+    meter
+      .createObservableCounter('headroom_ledger_unavailable', { description: 'Times the shared ledger stopped answering and writes fell to ledger.onUnavailable' })
+      .addCallback((r) => r.observe(ledger.describe().unavailable));
 
-    if (registry) this.#volumes(meter, registry, ledger, policy);
+    if (registry) this.#volumes(meter, registry, ledger, policy, origins);
   }
 
-  #volumes(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: () => PolicyConfig): void {
+  #volumes(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: () => PolicyConfig, origins: () => ReadonlyMap<string, Origin>): void {
     const gauge = (name: string, description: string, unit: string) => meter.createObservableGauge(name, { description, unit });
     const usable = gauge('headroom_volume_usable_bytes', 'Bytes a write can get now (usable, docs/admission.md)', 'By');
     const total = gauge('headroom_volume_total_bytes', 'Volume size', 'By');
@@ -38,6 +48,9 @@ export class GatewayMetrics {
     const reserved = gauge('headroom_volume_reserved_bytes', 'Bytes reserved for uploads in flight', 'By');
     const inodes = gauge('headroom_volume_free_inodes', 'Free inodes', '');
     const age = gauge('headroom_volume_snapshot_age_seconds', 'Age of the latest snapshot', 's');
+    const flood = gauge('headroom_volume_flood', '1 while the volume is at flood stage (every write refused), else 0', '');
+    const full = gauge('headroom_volume_marked_full', '1 while the origin’s own 507 marks the volume full (until a fresh snapshot), else 0', '');
+    const up = gauge('headroom_origin_up', '1 while the origin passes its health checks, 0 while they mark it down (origins with checks only)', '');
     meter.addBatchObservableCallback(
       (r) => {
         const now = Date.now();
@@ -46,16 +59,23 @@ export class GatewayMetrics {
           const labels = { origin: state.origin, volume: state.volume };
           const held = ledger.reservedBytes(state.key);
           r.observe(reserved, held, labels);
+          r.observe(flood, state.flooded ? 1 : 0, labels);
+          r.observe(full, state.markedFull ? 1 : 0, labels);
           const s = state.snapshot;
           if (!s) continue;
           r.observe(total, s.totalBytes, labels);
           r.observe(available, s.availableBytes, labels);
-          r.observe(usable, usableBytes(s, { reservedBytes: held, writtenSinceSnapshot: state.writtenSinceSnapshot }, current), labels);
+          // The decision keeps its signed figure (an overcommitted volume is below 0); a gauge of room says none.
+          r.observe(usable, Math.max(0, usableBytes(s, { reservedBytes: held, writtenSinceSnapshot: state.writtenSinceSnapshot }, current)), labels);
           if (s.freeInodes !== null) r.observe(inodes, s.freeInodes, labels);
           r.observe(age, (now - s.takenAt) / 1000, labels);
         }
+        for (const origin of origins().values()) {
+          const healthy = origin.health?.healthy;
+          if (healthy !== undefined && healthy !== null) r.observe(up, healthy ? 1 : 0, { origin: origin.name });
+        }
       },
-      [usable, total, available, reserved, inodes, age],
+      [usable, total, available, reserved, inodes, age, flood, full, up],
     );
   }
 

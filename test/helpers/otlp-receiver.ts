@@ -18,14 +18,16 @@ interface OtlpValue {
   intValue?: string | number;
   doubleValue?: number;
   boolValue?: boolean;
+  arrayValue?: { values?: OtlpValue[] };
 }
 interface OtlpAttribute {
   key: string;
   value: OtlpValue;
 }
 
+/** A value as JSON would have it; an array's values joined by commas. */
 const plain = (v: OtlpValue): string | number | boolean =>
-  v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue ?? '';
+  v.stringValue ?? (v.intValue !== undefined ? Number(v.intValue) : undefined) ?? v.doubleValue ?? v.boolValue ?? (v.arrayValue ? (v.arrayValue.values ?? []).map(plain).join(',') : '');
 const attributes = (list: OtlpAttribute[] = []) => Object.fromEntries(list.map((a) => [a.key, plain(a.value)]));
 
 /**
@@ -117,6 +119,7 @@ function anyValue(buf: Buffer | undefined): string | number | boolean {
   if (f.n === 2) return f.varint !== 0n;
   if (f.n === 3) return Number(BigInt.asIntN(64, f.varint));
   if (f.n === 4) return f.bytes.readDoubleLE(0);
+  if (f.n === 5) return repeated(messageOf(f.bytes), 1).map(anyValue).join(','); // ArrayValue: values joined, as in fromJson
   return '';
 }
 

@@ -1,4 +1,4 @@
-import type { GrowAnswer, Ledger, Reservation, ReserveAnswer, ReserveRequest } from '../../src/ledger/ledger.js';
+import type { GrowAnswer, Ledger, LedgerStatus, Reservation, ReserveAnswer, ReserveRequest } from '../../src/ledger/ledger.js';
 import { MemoryLedger } from '../../src/ledger/memory-ledger.js';
 
 /**
@@ -54,6 +54,10 @@ export class SlowLedger implements Ledger {
 
   totalReservedInodes(): number {
     return this.#inner.totalReservedInodes();
+  }
+
+  describe(): LedgerStatus {
+    return this.#inner.describe();
   }
 
   async close(): Promise<void> {}

@@ -97,7 +97,8 @@ export async function startGroup(config: GatewayConfig, options: GroupOptions): 
     if (!result.ok || !read.ok) return result;
     watchOrigins();
     current = read.config;
-    const acks = await Promise.all(live().map((slot) => askOf<Extract<ToPrimary, { type: 'reloaded' }>>(slot, (id) => ({ type: 'reload', id, config: read.config }))));
+    // Every worker given its start, listening or not yet: one starting now was given the configuration before this one.
+    const acks = await Promise.all(slots.filter((slot) => slot.told && slot.worker !== null).map((slot) => askOf<Extract<ToPrimary, { type: 'reloaded' }>>(slot, (id) => ({ type: 'reload', id, config: read.config }))));
     const failed = acks.filter((a) => a === null || !a.result.ok).length;
     if (failed > 0) logger.error({ msg: 'workers did not all reload', generation: result.generation, failed });
     else logger.info({ msg: 'workers reloaded', generation: result.generation, workers: acks.length });

@@ -5,7 +5,7 @@ import { agentFlags, loadAgentConfig, looksLikeAgentConfig } from './config/agen
 import { readConfigFile } from './config/file.js';
 import { gatewayFlags, loadGatewayConfig } from './config/load.js';
 import { redact } from './config/redact.js';
-import { runAgent, runProxy } from './cli/run.js';
+import { isGroupWorker, runAgent, runProxy, runProxyWorker } from './cli/run.js';
 import { growHeapForStreams } from './cli/heap-growth.js';
 
 const USAGE = `usage:
@@ -95,7 +95,9 @@ async function main(argv: readonly string[]): Promise<void> {
     case 'agent': {
       const file = flags.get('config') ?? null;
       if (file === null) fail(`${command} needs --config FILE\n${USAGE}`);
-      if (command === 'proxy') await runProxy(orExit(loadGatewayConfig(source(file))), () => loadGatewayConfig(source(file)));
+      // A worker of a group is given the configuration its primary validated (the file may have changed since).
+      if (command === 'proxy' && isGroupWorker()) await runProxyWorker();
+      else if (command === 'proxy') await runProxy(orExit(loadGatewayConfig(source(file))), () => loadGatewayConfig(source(file)));
       else await runAgent(orExit(loadAgentConfig(source(file))));
       return;
     }

@@ -27,3 +27,39 @@ t.test('bytes still streaming count until a measurement that started long enough
   measure();
   t.equal(state.inodesSinceSnapshot, 0, 'inodes of an ended exchange likewise');
 });
+
+t.test('a volume another process measures: a snapshot that arrives late is marked as of its start, never later', async (t) => {
+  const realNow = Date.now;
+  let now = 2_000_000;
+  Date.now = () => now;
+  t.teardown(() => void (Date.now = realNow));
+  const state = new VolumeState('o', 'v', { floodStage: 0.97, floodRelease: 0.93 }, { fed: true });
+  state.addWritten(100);
+  now += 50;
+  const takenAt = now; // the primary starts measuring here
+  now += 20;
+  state.addWritten(30); // settled after the measurement started: it may not show them
+  now += 30; // the snapshot arrives
+  state.record(snapshot(takenAt), state.markAt(takenAt));
+  t.equal(state.writtenSinceSnapshot, 30, 'what ended before the measurement started is shown; what ended after still counts');
+
+  state.addStreamed(40);
+  now += 5;
+  state.record(snapshot(now), state.markAt(now));
+  t.equal(state.writtenSinceSnapshot, 40, 'the 30 settled before it are shown; bytes streaming still count (in flight)');
+  now += IN_FLIGHT_MS + 10;
+  state.record(snapshot(now), state.markAt(now));
+  t.equal(state.writtenSinceSnapshot, 0, 'streamed IN_FLIGHT_MS before a measurement started, they are shown');
+  state.addWritten(7);
+  now += 60_000; // a quiet volume: no change since
+  state.record(snapshot(now), state.markAt(now));
+  t.equal(state.writtenSinceSnapshot, 0, 'the last change of a quiet volume is shown by the next snapshot (not counted twice for ever)');
+
+  const marks = [] as number[];
+  for (let i = 0; i < 50; i++) {
+    now += 1;
+    state.addWritten(1);
+    marks.push(state.markAt(now).bytes);
+  }
+  t.ok(marks.every((m, i) => i === 0 || m >= marks[i - 1]!), 'marks never go back');
+});

@@ -1,7 +1,9 @@
 import type { AgentConfig } from '../config/agent-config.js';
 import type { ConfigResult } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
-import { createLogger, flushLog, type Logger } from '../log/log.js';
+import cluster from 'node:cluster';
+import os from 'node:os';
+import { batchedStdout, createLogger, flushLog, type Logger } from '../log/log.js';
 
 // Each command loads only its own modules: a gateway process does not carry
 // the agent's volume listing in memory, nor an agent the proxy's.
@@ -25,6 +27,8 @@ function stopOnSignals(logger: Logger, stop: () => Promise<void>): void {
  * exchanges first, then exits.
  */
 export async function runProxy(config: GatewayConfig, load: () => ConfigResult): Promise<void> {
+  const workers = config.workers === 'auto' ? os.availableParallelism() : config.workers;
+  if (workers > 1) return runGroup(config, load, workers);
   const { startGateway } = await import('../gateway/gateway.js');
   const logger = createLogger(config.log.level);
   const gateway = await startGateway(config, { logger, load });
@@ -33,6 +37,33 @@ export async function runProxy(config: GatewayConfig, load: () => ConfigResult):
     void gateway.reload();
   });
   stopOnSignals(logger, () => gateway.shutdown());
+}
+
+/**
+ * `headroom proxy` with `workers` > 1 (docs/workers.md): this process is
+ * the group's primary; the signals reach the whole group through it.
+ */
+async function runGroup(config: GatewayConfig, load: () => ConfigResult, workers: number): Promise<void> {
+  const { startGroup } = await import('../cluster/primary.js');
+  const log = batchedStdout();
+  const logger = createLogger(config.log.level, log);
+  const group = await startGroup(config, { logger, load, workers, log });
+  process.on('SIGHUP', () => {
+    logger.info({ msg: 'reloading', signal: 'SIGHUP' });
+    void group.reload();
+  });
+  stopOnSignals(logger, () => group.shutdown());
+}
+
+/** True in a worker process of a group: it takes its configuration from the primary, not from the file. */
+export function isGroupWorker(): boolean {
+  return cluster.isWorker;
+}
+
+/** A worker of `headroom proxy`'s group. */
+export async function runProxyWorker(): Promise<void> {
+  const { runWorker } = await import('../cluster/worker.js');
+  await runWorker();
 }
 
 /** `headroom agent`: reports this host's volumes. */

@@ -193,6 +193,16 @@ export const formats: Record<string, convict.Format> = {
       }
     },
   },
+  'workers': {
+    coerce(value: unknown) {
+      return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+    },
+    validate(value: unknown) {
+      if (value !== 'auto' && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 1)) {
+        throw new Error('expected a whole number of processes (1 or more) or "auto" (one per core)');
+      }
+    },
+  },
   port: {
     coerce(value: unknown) {
       return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;

@@ -91,6 +91,7 @@ export const gatewaySchema = {
     },
   },
   plugins: { doc: 'Plugins to load.', format: 'json-array', default: [] },
+  workers: { doc: 'Processes serving the clients’ port (auto = one per core); 1 = the gateway is one process.', format: 'workers', default: 1 },
   log: {
     level: { doc: 'Least severe log level written.', format: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info' },
   },

@@ -12,6 +12,7 @@ interface FormatValues {
   readonly duration: number;
   readonly 'positive-duration': number;
   readonly 'count-or-auto': number | 'auto';
+  readonly workers: number | 'auto';
   readonly 'size-or-share': Amount;
   readonly token: string;
   readonly 'http-url': string;

@@ -3,7 +3,7 @@ import type { GatewayConfig } from '../config/types.js';
 type Section = keyof GatewayConfig;
 
 /** Read once at start; a reload that changes them says so instead of applying them. */
-const AT_START: readonly Section[] = ['telemetry', 'ledger'];
+const AT_START: readonly Section[] = ['telemetry', 'ledger', 'workers'];
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 

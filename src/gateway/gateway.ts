@@ -41,7 +41,22 @@ export interface GatewayOptions {
    * for a reload; without it a reload has nothing to read and is refused.
    */
   readonly load?: () => ConfigResult;
+  /**
+   * What this process is of the gateway: `whole` (the default) runs it all;
+   * in a group of processes (workers) the `primary` runs the sources and
+   * the admin listener but no client listener, and each `worker` the
+   * client listener but neither (its registry is fed by the primary).
+   */
+  readonly part?: GatewayPart;
+  /** The admin listener's `/metrics` text from this process's own (the group's primary adds its workers'). */
+  readonly adminMetrics?: (own: string) => Promise<string>;
+  /** The volume registry to use (a group's worker fills it before its listener opens); a new one when not given. */
+  readonly registry?: HeadroomRegistry;
+  /** What `POST /reload` does, when not this gateway's own reload (the group's primary reloads the group). */
+  readonly adminReload?: () => Promise<ReloadResult>;
 }
+
+export type GatewayPart = 'whole' | 'primary' | 'worker';
 
 export type { ReloadResult };
 
@@ -52,13 +67,17 @@ export interface Gateway {
   readonly ledger: Ledger;
   /** The generation new exchanges start on. */
   readonly generation: number;
+  /** The origins of that generation (their health and agent status). */
+  readonly origins: ReadonlyMap<string, Origin>;
   /**
-   * Reads the configuration again (`options.load`) and, when it is valid,
-   * swaps it in: new exchanges take it, those in flight finish on theirs.
-   * A broken one leaves the running generation untouched. Reloads run one
-   * at a time.
+   * Reads the configuration again (`options.load`) — or takes `read`, read
+   * already — and, when it is valid, swaps it in: new exchanges take it,
+   * those in flight finish on theirs. A broken one leaves the running
+   * generation untouched. Reloads run one at a time.
    */
-  reload(): Promise<ReloadResult>;
+  reload(read?: ConfigResult): Promise<ReloadResult>;
+  /** This process's metrics as Prometheus text ('' when metrics are off). */
+  metricsText(): Promise<string>;
   /**
    * Stops accepting connections, lets in-flight exchanges finish for up to
    * `listen.drainTimeout`, then closes whatever is left.
@@ -73,7 +92,8 @@ export interface Gateway {
  */
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
-  const registry = new HeadroomRegistry(config.policy);
+  const part = options.part ?? 'whole';
+  const registry = options.registry ?? new HeadroomRegistry(config.policy, { fed: part === 'worker' });
   // What other replicas wrote counts as long as a snapshot may be trusted, and a lease may outlive its exchange.
   const keepMs = (): number => current.config.policy.staleAfter + config.ledger.leaseTime;
   const ledger = options.ledger ?? (await openLedger(config.ledger, keepMs, logger));
@@ -111,7 +131,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const closing = (exchange: Exchange): boolean => draining || exchange.listener.retiring;
 
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
-  const metrics = new GatewayMetrics(telemetry.meter, registry, ledger, () => current.config.policy, () => inFlight, () => originsShown(current, retiring));
+  // A worker's volume figures are the primary's to show (it has the group's ledger figures).
+  const metrics = new GatewayMetrics(telemetry.meter, part === 'worker' ? null : registry, ledger, () => current.config.policy, () => inFlight, () => originsShown(current, retiring));
 
   const upstream = new Upstream({
     closing,
@@ -214,9 +235,11 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
 
   const handlers = { request: handle, start, answerOnSocket };
-  let listener = await ClientListener.open(config.listen, handlers, logger);
+  // The group's primary has no client listener: a stand-in that holds no connection.
+  let listener: Pick<ClientListener, 'address' | 'retire' | 'apply' | 'closeAll'> = part === 'primary' ? noListener : await ClientListener.open(config.listen, handlers, logger);
   const retiringListeners = new Set<Promise<void>>();
-  sources.update(current.origins.values(), config.routes);
+  const ownsSources = part !== 'worker';
+  if (ownsSources) sources.update(current.origins.values(), config.routes);
 
   const status = () => gatewayStatus(current.number, originsShown(current, retiring), registry, ledger, current.config.policy);
   const openAdmin = (at: GatewayConfig['admin']): Promise<AdminServer> =>
@@ -224,18 +247,24 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       token: () => current.config.admin.token,
       origins: () => originsShown(current, retiring),
       status,
-      metrics: telemetry.metricsHandler,
-      reload: () => reload(),
+      metrics: !telemetry.metricsHandler ? null : options.adminMetrics ? metricsOf(options.adminMetrics) : telemetry.metricsHandler,
+      reload: options.adminReload ?? (() => reload()),
     });
-  let admin = await openAdmin(config.admin);
-  logger.info({ msg: 'gateway listening', host: listener.address.address, port: listener.address.port, admin: `${admin.address.address}:${admin.address.port}`, origins: [...current.origins.keys()], generation: 1 });
+  const metricsOf = (merge: (own: string) => Promise<string>) => (_req: IncomingMessage, res: ServerResponse): void =>
+    void telemetry.metricsText().then(merge).then((text) => {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(text);
+    });
+  let admin: AdminServer | null = part === 'worker' ? null : await openAdmin(config.admin);
+  if (admin && part === 'whole') logger.info({ msg: 'gateway listening', host: listener.address.address, port: listener.address.port, admin: `${admin.address.address}:${admin.address.port}`, origins: [...current.origins.keys()], generation: 1 });
+  if (part === 'worker') logger.info({ msg: 'worker listening', host: listener.address.address, port: listener.address.port, generation: 1 });
 
   /** Swaps in a validated configuration; throws (and changes nothing) when its new address cannot be bound. */
   const swap = async (next: GatewayConfig): Promise<readonly string[]> => {
     const before = current.config;
     const changed = configChanges(before, next);
-    const moved = next.listen.host !== before.listen.host || next.listen.port !== before.listen.port;
-    const adminMoved = next.admin.host !== before.admin.host || next.admin.port !== before.admin.port;
+    const moved = part !== 'primary' && (next.listen.host !== before.listen.host || next.listen.port !== before.listen.port);
+    const adminMoved = admin !== null && (next.admin.host !== before.admin.host || next.admin.port !== before.admin.port);
     const newListener = moved ? await ClientListener.open(next.listen, handlers, logger) : null;
     let newAdmin: AdminServer | null = null;
     try {
@@ -250,7 +279,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     if (old.inFlight === 0) retire(old);
     registry.setMarks(next.policy);
     logger.level = next.log.level;
-    sources.update(current.origins.values(), next.routes);
+    if (ownsSources) sources.update(current.origins.values(), next.routes);
     if (newListener) {
       const retired = listener.retire(next.listen.drainTimeout);
       retiringListeners.add(retired);
@@ -259,7 +288,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     } else {
       listener.apply(next.listen, logger);
     }
-    if (newAdmin) {
+    if (newAdmin && admin) {
       const oldAdmin = admin;
       admin = newAdmin;
       void oldAdmin.retire(next.listen.drainTimeout);
@@ -270,9 +299,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   };
 
   let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, generation: 1, changed: [] });
-  const reloadOnce = async (): Promise<ReloadResult> => {
+  const reloadOnce = async (given?: ConfigResult): Promise<ReloadResult> => {
     if (draining) return { ok: false, generation: current.number, problems: ['the gateway is stopping'] };
-    const read: ConfigResult = options.load ? options.load() : { ok: false, problems: ['this gateway was started without a configuration to read again'] };
+    const read: ConfigResult = given ?? (options.load ? options.load() : { ok: false, problems: ['this gateway was started without a configuration to read again'] });
     if (!read.ok) {
       for (const problem of read.problems) logger.error({ msg: `reload refused: ${problem}` });
       logger.error({ msg: 'reload refused: the running configuration stays', generation: current.number, problems: read.problems.length });
@@ -289,7 +318,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return { ok: false, generation: current.number, problems: [problem] };
     }
   };
-  const reload = (): Promise<ReloadResult> => (reloading = reloading.then(reloadOnce, reloadOnce));
+  const reload = (read?: ConfigResult): Promise<ReloadResult> => (reloading = reloading.then(() => reloadOnce(read), () => reloadOnce(read)));
 
   const stop = async (): Promise<void> => {
     draining = true;
@@ -307,7 +336,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await Promise.all([closed, ...retiringListeners]);
     upstream.close();
     sources.stop();
-    await admin.close();
+    await admin?.close();
     if (!options.ledger) await ledger.close();
     const telemetryError = await telemetry.shutdown();
     if (telemetryError) logger.warn({ msg: 'telemetry could not be flushed', error: telemetryError });
@@ -321,11 +350,16 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return listener.address;
     },
     get adminAddress() {
+      if (!admin) throw new Error('a worker of a group has no admin listener: the primary has it');
       return admin.address;
     },
     get generation() {
       return current.number;
     },
+    get origins() {
+      return current.origins;
+    },
+    metricsText: () => telemetry.metricsText(),
     registry,
     ledger,
     reload,
@@ -343,6 +377,16 @@ function originsShown(current: Generation, retiring: ReadonlySet<Generation>): G
   for (const g of retiring) for (const [name, origin] of g.origins) if (origin.exchanges > 0 && !shown.has(name)) shown.set(name, origin);
   return shown;
 }
+
+/** The client listener of a process that has none (a group's primary). */
+const noListener: Pick<ClientListener, 'address' | 'retire' | 'apply' | 'closeAll'> = {
+  get address(): AddressInfo {
+    throw new Error('the primary of a group has no client listener: its workers have');
+  },
+  retire: () => Promise.resolve(),
+  apply: () => undefined,
+  closeAll: () => undefined,
+};
 
 const internalError: Problem = {
   status: 500,

@@ -8,6 +8,8 @@ export class OriginHealth {
   #successes = 0;
   #failures = 0;
   lastError: string | null = null;
+  /** Told after every check, when set: a group's primary passes the state on to its workers. */
+  onChange: (() => void) | null = null;
 
   constructor(
     readonly rise: number,
@@ -27,6 +29,7 @@ export class OriginHealth {
     this.#failures = 0;
     this.#successes++;
     if (this.#healthy === null || (this.#healthy === false && this.#successes >= this.rise)) this.#healthy = true;
+    this.onChange?.();
   }
 
   failure(error: string): void {
@@ -34,5 +37,14 @@ export class OriginHealth {
     this.#successes = 0;
     this.#failures++;
     if (this.#failures >= this.fall) this.#healthy = false;
+    this.onChange?.();
+  }
+
+  /** The state another process's checks arrived at (a group's worker takes its primary's). */
+  adopt(healthy: boolean | null, lastError: string | null): void {
+    this.#healthy = healthy;
+    this.lastError = lastError;
+    this.#successes = 0;
+    this.#failures = 0;
   }
 }

@@ -1,4 +1,4 @@
-import type { FloodMarks } from './volume-state.js';
+import type { FloodMarks, VolumeChange } from './volume-state.js';
 import { VolumeState, volumeKey } from './volume-state.js';
 
 /** Every volume the gateway guards, by origin and volume name. */
@@ -8,9 +8,15 @@ export class HeadroomRegistry {
   readonly #byOrigin = new Map<string, VolumeState[]>();
   /** One object every volume state reads, so that a reload's new marks reach them all. */
   readonly #marks: { floodStage: number; floodRelease: number };
+  /** Its snapshots are measured by another process (see VolumeState.markAt). */
+  readonly #fed: boolean;
+  /** Told what every volume learns, when set: a group of processes passes it on. */
+  onChange: ((state: VolumeState, change: VolumeChange) => void) | null = null;
+  readonly #notify = (state: VolumeState, change: VolumeChange): void => this.onChange?.(state, change);
 
-  constructor(marks: FloodMarks) {
+  constructor(marks: FloodMarks, { fed = false }: { fed?: boolean } = {}) {
     this.#marks = { floodStage: marks.floodStage, floodRelease: marks.floodRelease };
+    this.#fed = fed;
   }
 
   /** Flood marks from a reloaded policy; each volume applies them at its next snapshot. */
@@ -24,7 +30,7 @@ export class HeadroomRegistry {
     const key = volumeKey(origin, volume);
     let state = this.#volumes.get(key);
     if (!state) {
-      state = new VolumeState(origin, volume, this.#marks);
+      state = new VolumeState(origin, volume, this.#marks, { fed: this.#fed, notify: this.#notify });
       this.#volumes.set(key, state);
       const ofOrigin = this.#byOrigin.get(origin);
       if (ofOrigin) ofOrigin.push(state);

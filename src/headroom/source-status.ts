@@ -2,11 +2,14 @@
 export class SourceStatus {
   lastError: string | null = null;
   lastErrorAt: number | null = null;
+  /** Told of every error, when set: a group's primary passes it on to its workers. */
+  onChange: (() => void) | null = null;
 
   /** The last error stays until the next one: /status shows it with its time. */
   report(error: string | null, now = Date.now()): void {
     if (error === null) return;
     this.lastError = error;
     this.lastErrorAt = now;
+    this.onChange?.();
   }
 }

@@ -18,6 +18,25 @@ export interface WrittenMark {
   readonly inodes: number;
 }
 
+/** What a volume learnt, for a process that passes it on (a group's primary to its workers, a worker to the primary). */
+export type VolumeChange =
+  | { readonly kind: 'snapshot'; readonly snapshot: VolumeSnapshot }
+  | { readonly kind: 'error'; readonly message: string }
+  | { readonly kind: 'full'; readonly at: number };
+
+/** This process's write counters at one moment (see `VolumeState.markAt`). */
+interface Sample {
+  readonly at: number;
+  readonly settled: number;
+  readonly streamed: number;
+  readonly created: number;
+}
+
+/** How far apart the samples of a fed volume's counters are at most while it is written to. */
+const SAMPLE_MS = 10;
+/** Samples kept when no snapshot comes to trim them. */
+const MAX_SAMPLES = 4096;
+
 /**
  * One volume as the gateway knows it: the latest snapshot and what happened
  * since — bytes and inodes written to it, flood stage (with hysteresis), and
@@ -46,12 +65,17 @@ export class VolumeState {
   #createdAtSnapshot = 0;
   #lastError: string | null = null;
   readonly #marks: FloodMarks;
+  /** Counters over recent moments, for a volume another process measures (`markAt`); null otherwise. */
+  readonly #history: Sample[] | null;
+  readonly #notify: ((state: VolumeState, change: VolumeChange) => void) | null;
 
-  constructor(origin: string, volume: string, marks: FloodMarks) {
+  constructor(origin: string, volume: string, marks: FloodMarks, { fed = false, notify = null }: { fed?: boolean; notify?: ((state: VolumeState, change: VolumeChange) => void) | null } = {}) {
     this.origin = origin;
     this.volume = volume;
     this.key = volumeKey(origin, volume);
     this.#marks = marks;
+    this.#history = fed ? [] : null;
+    this.#notify = notify;
   }
 
   get snapshot(): VolumeSnapshot | null {
@@ -64,6 +88,11 @@ export class VolumeState {
 
   get markedFull(): boolean {
     return this.#markedFullAt !== null;
+  }
+
+  /** `Date.now()` of the origin's 507 that marked it full, while it does. */
+  get markedFullAt(): number | null {
+    return this.#markedFullAt;
   }
 
   get lastError(): string | null {
@@ -101,19 +130,69 @@ export class VolumeState {
     return { bytes: this.#settled + this.#streamedTrusted, inodes: this.#created };
   }
 
+  /**
+   * `writtenMark` for a measurement another process started at `takenAt`
+   * (`Date.now()` on this host) and that reaches this one later: what this
+   * process had settled by then, and streamed by IN_FLIGHT_MS before — as
+   * `writtenMark` would have taken it at that moment. Counters as of when
+   * the snapshot arrives would take bytes settled or streamed since its
+   * start as shown by it, and so undercount. The counters are sampled
+   * after each change (kept about SAMPLE_MS apart, the newest always
+   * current) and the latest sample taken before the moment is used: a
+   * figure of that moment or lower, since they only grow, so bytes may be
+   * counted twice (those of the SAMPLE_MS before it), never missed.
+   */
+  markAt(takenAt: number): WrittenMark {
+    const shown = this.#sampleAt(takenAt);
+    const trusted = this.#sampleAt(takenAt - IN_FLIGHT_MS);
+    const history = this.#history!;
+    // Later snapshots start later: older samples than the one that served are not needed again.
+    while (history.length > 1 && history[1]!.at < takenAt - IN_FLIGHT_MS) history.shift();
+    return { bytes: shown.settled + trusted.streamed, inodes: shown.created };
+  }
+
+  /**
+   * The latest sample taken before `at` (strictly: a measurement started
+   * in the same millisecond may have missed that change); zeros when there
+   * is none (the counters start at 0).
+   */
+  #sampleAt(at: number): Omit<Sample, 'at'> {
+    const history = this.#history!;
+    for (let i = history.length - 1; i >= 0; i--) if (history[i]!.at < at) return history[i]!;
+    return { settled: 0, streamed: 0, created: 0 };
+  }
+
+  /**
+   * After a counter changed: a sample of them all. Within SAMPLE_MS of the
+   * one before the last, it replaces the last (which was taken later than
+   * that, so what it told of its own moment is now told of a later one).
+   */
+  #sample(): void {
+    const history = this.#history!;
+    const now = Date.now();
+    const sample = { at: now, settled: this.#settled, streamed: this.#streamed, created: this.#created };
+    const n = history.length;
+    if (n >= 2 && now - history[n - 2]!.at < SAMPLE_MS) history[n - 1] = sample;
+    else history.push(sample);
+    if (history.length > MAX_SAMPLES) history.shift();
+  }
+
   /** An exchange ended having sent these bytes (not metered while streaming). */
   addWritten(bytes: number): void {
     this.#settled += bytes;
+    if (this.#history) this.#sample();
   }
 
   /** Bytes an upload is sending now, metered as they stream. */
   addStreamed(bytes: number): void {
     this.#streamed += bytes;
+    if (this.#history) this.#sample();
   }
 
   /** An exchange ended having made new files or collections. */
   addCreated(inodes: number): void {
     this.#created += inodes;
+    if (this.#history) this.#sample();
   }
 
   /**
@@ -131,16 +210,21 @@ export class VolumeState {
     const usage = snapshot.totalBytes > 0 ? (snapshot.totalBytes - snapshot.availableBytes) / snapshot.totalBytes : 1;
     if (usage >= this.#marks.floodStage) this.#flooded = true;
     else if (usage < this.#marks.floodRelease) this.#flooded = false;
+    this.#notify?.(this, { kind: 'snapshot', snapshot });
   }
 
   /** A measurement failed; the last snapshot stays and ages. */
   recordError(message: string): void {
     this.#lastError = message;
+    this.#notify?.(this, { kind: 'error', message });
   }
 
-  /** The origin answered 507: full until the next fresh snapshot. */
+  /** The origin answered 507: full until the next fresh snapshot (one taken after `now`). */
   markFull(now = Date.now()): void {
+    if (this.#markedFullAt !== null && this.#markedFullAt >= now) return;
+    if (this.#snapshot && this.#snapshot.takenAt > now) return; // a later snapshot already lifted it
     this.#markedFullAt = now;
+    this.#notify?.(this, { kind: 'full', at: now });
   }
 }
 

@@ -32,7 +32,8 @@ function isoTimeOncePerMillisecond(): string {
   return stamp;
 }
 
-function batchedStdout(): pino.DestinationStream {
+/** Where log lines go by default; a group's primary also writes its workers' lines through it, whole. */
+export function batchedStdout(): pino.DestinationStream {
   return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: FLUSH_EVERY_MS });
 }
 

@@ -18,7 +18,8 @@ export class GatewayMetrics {
   readonly #decisions: Counter;
   readonly #upstream: Histogram;
 
-  constructor(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number, origins: () => ReadonlyMap<string, Origin>) {
+  /** Without a `registry`, no volume or origin figures: a group's worker leaves them to the primary. */
+  constructor(meter: Meter, registry: HeadroomRegistry | null, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number, origins: () => ReadonlyMap<string, Origin>) {
     this.#decisions = meter.createCounter('headroom_decisions', { description: 'Admission decisions about writes' });
     this.#upstream = meter.createHistogram('headroom_upstream_duration_seconds', {
       description: 'Time from forwarding a request to the start of the origin’s response',
@@ -36,6 +37,10 @@ export class GatewayMetrics {
       .createObservableCounter('headroom_ledger_unavailable', { description: 'Times the shared ledger stopped answering and writes fell to ledger.onUnavailable' })
       .addCallback((r) => r.observe(ledger.describe().unavailable));
 
+    if (registry) this.#volumes(meter, registry, ledger, policy, origins);
+  }
+
+  #volumes(meter: Meter, registry: HeadroomRegistry, ledger: Ledger, policy: () => PolicyConfig, origins: () => ReadonlyMap<string, Origin>): void {
     const gauge = (name: string, description: string, unit: string) => meter.createObservableGauge(name, { description, unit });
     const usable = gauge('headroom_volume_usable_bytes', 'Bytes a write can get now (usable, docs/admission.md)', 'By');
     const total = gauge('headroom_volume_total_bytes', 'Volume size', 'By');

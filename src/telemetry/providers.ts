@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Meter, Tracer } from '@opentelemetry/api';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
@@ -12,6 +12,8 @@ export interface TelemetryProviders {
   readonly meter: Meter;
   /** Serves Prometheus text; null when `telemetry.metrics.prometheus` is off. */
   readonly metricsHandler: ((req: IncomingMessage, res: ServerResponse) => void) | null;
+  /** The same text, as a string ('' when metrics are off): a group's primary gathers its workers'. */
+  metricsText(): Promise<string>;
   /** Flushes what is pending; never rejects (a collector that is down is logged, not fatal). */
   shutdown(): Promise<string | null>;
 }
@@ -35,12 +37,15 @@ export async function startProviders(config: TelemetryConfig, env: NodeJS.Proces
   const tracerProvider = config.traces.exporter === 'none' ? null : await startTracerProvider(config, env, resource);
 
   const prometheus = config.metrics.prometheus ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true }) : null;
+  // As the exporter's own handler serializes (no prefix, no timestamps, without scope info).
+  const serializer = new PrometheusSerializer('', false, undefined, false, true);
   const meterProvider = new MeterProvider({ resource, readers: prometheus ? [prometheus] : [] });
 
   return {
     tracer: tracerProvider?.getTracer('headroom') ?? null,
     meter: meterProvider.getMeter('headroom'),
     metricsHandler: prometheus ? (req, res) => prometheus.getMetricsRequestHandler(req, res) : null,
+    metricsText: async () => (prometheus ? serializer.serialize((await prometheus.collect()).resourceMetrics) : ''),
     shutdown: async () => {
       const results = await Promise.allSettled([tracerProvider?.shutdown(), meterProvider.shutdown()]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');

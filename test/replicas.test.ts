@@ -50,9 +50,9 @@ function upload(url: string, bytes: number, chunked: boolean): Promise<Outcome> 
   });
 }
 
-async function replicas(t: Test, redis: RedisServer, volume: string, apacheUrl: string, ledger: Record<string, unknown> = {}): Promise<GatewayProcess[]> {
+async function replicas(t: Test, redis: RedisServer, volume: string, apacheUrl: string, ledger: Record<string, unknown> = {}, { count = 2, workers = 1 } = {}): Promise<GatewayProcess[]> {
   const started: GatewayProcess[] = [];
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < count; i++) {
     const gateway = await spawnGateway({
       listen: { host: '127.0.0.1', port: 0 },
       admin: { host: '127.0.0.1', port: 0 },
@@ -61,6 +61,7 @@ async function replicas(t: Test, redis: RedisServer, volume: string, apacheUrl: 
       routes: [{ origin: 'dav' }],
       policy: { reserve: '1MiB' },
       ledger: { backend: 'redis', url: redis.url, ...ledger },
+      workers,
       log: { level: 'info' },
     });
     t.teardown(() => gateway.kill());
@@ -121,6 +122,28 @@ else {
       t.ok(outcomes.every((o) => o.status === 201 || o.status === 204 || o.problem === 'insufficient_storage'), `round ${round}: nothing else (${[...new Set(outcomes.map((o) => o.problem ?? o.status))].join(', ')})`);
     }
     for (const g of gateways) await until(async () => (await status(g)).reservedBytes === 0, 'reservations to return to 0');
+  });
+
+  withTmpfs(t, 'workers: 2 on one Redis: every worker asks the shared ledger — 32 concurrent uploads, two rounds, no 507 from Apache, nothing left reserved', async (t) => {
+    const volume = mountTmpfs(t, 'size=16m,uid=33,gid=33');
+    const apache = await startApache(volume);
+    t.teardown(() => apache.close());
+    const redis = await startRedis(t);
+    const [group] = await replicas(t, redis, volume, apache.url, {}, { count: 1, workers: 2 });
+    for (let round = 1; round <= 2; round++) {
+      empty(volume);
+      await freshSnapshots([group!]);
+      const room = usableRoom(volume);
+      const outcomes = await Promise.all(Array.from({ length: 32 }, (_, i) => upload(`${group!.url}/w${round}-${i}.bin`, (i % 4 + 1) * 512 * 1024, i % 3 === 0)));
+      const admitted = outcomes.filter((o) => o.status === 201 || o.status === 204);
+      t.equal(outcomes.filter((o) => o.status === 507 && o.problem === null).length, 0, `round ${round}: Apache never answered 507`);
+      t.ok(admitted.reduce((sum, o) => sum + o.bytes, 0) <= room, `round ${round}: ${admitted.length} admitted within the room`);
+      t.ok(outcomes.some((o) => o.problem === 'insufficient_storage'), `round ${round}: the rest refused by the gateway`);
+    }
+    const key = `headroom:{${encodeURIComponent(`dav\u0000${volume}`)}}:totals`;
+    await until(async () => (await redis.cli('HGET', key, 'granted')) === '0', 'every lease to be released');
+    const owners = (await redis.cli('HKEYS', key)).split('\n').filter((k) => k.startsWith('c\t'));
+    t.same(owners, [], 'no owner holds anything');
   });
 
   withTmpfs(t, 'kill -9 of a replica mid-upload: its lease expires within the lease time, and the other replica admits into the room it held', async (t) => {

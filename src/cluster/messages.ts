@@ -1,7 +1,7 @@
 import type { GatewayConfig } from '../config/types.js';
 import type { ReloadResult } from '../config/reload-result.js';
 import type { VolumeChange } from '../headroom/volume-state.js';
-import type { GrowAnswer, Written } from '../ledger/ledger.js';
+import type { GrowAnswer, ReserveRequest, Written } from '../ledger/ledger.js';
 
 // What the primary of a group and its workers say to one another over the
 // IPC channel node:cluster opens (advanced serialization: Infinity and
@@ -31,17 +31,7 @@ export interface HeldFigures {
 
 /** A worker's call on the group's ledger; `call` numbers the answer for calls that get one. */
 export type LedgerCall =
-  | {
-      readonly op: 'reserve';
-      readonly call: number;
-      readonly lease: string;
-      readonly volumeKey: string;
-      readonly bytes: number;
-      readonly inodes: number;
-      readonly roomBytes: number;
-      readonly roomInodes: number;
-      readonly since: number | null;
-    }
+  | ({ readonly op: 'reserve'; readonly call: number; readonly lease: string } & ReserveRequest)
   | { readonly op: 'grow'; readonly call: number; readonly lease: string; readonly volumeKey: string; readonly consumed: number; readonly bytes: number; readonly roomBytes: number; readonly since: number | null }
   | { readonly op: 'release'; readonly lease: string; readonly volumeKey: string; readonly written: Written };
 

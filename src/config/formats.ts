@@ -183,26 +183,8 @@ export const formats: Record<string, convict.Format> = {
       }
     },
   },
-  'count-or-auto': {
-    coerce(value: unknown) {
-      return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-    },
-    validate(value: unknown) {
-      if (value !== 'auto' && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 0)) {
-        throw new Error('expected a whole number (0 = none) or "auto"');
-      }
-    },
-  },
-  'workers': {
-    coerce(value: unknown) {
-      return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
-    },
-    validate(value: unknown) {
-      if (value !== 'auto' && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 1)) {
-        throw new Error('expected a whole number of processes (1 or more) or "auto" (one per core)');
-      }
-    },
-  },
+  'count-or-auto': countOrAuto(0, 'expected a whole number (0 = none) or "auto"'),
+  workers: countOrAuto(1, 'expected a whole number of processes (1 or more) or "auto" (one per core)'),
   port: {
     coerce(value: unknown) {
       return typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
@@ -225,4 +207,16 @@ export function statusRange(entry: unknown): readonly [number, number] | null {
   const low = Number(m[1]);
   const high = Number(m[2] ?? m[1]);
   return low >= 100 && high <= 599 && low <= high ? [low, high] : null;
+}
+
+/** A whole number of at least `least`, or "auto"; from the environment or a flag as text. */
+function countOrAuto(least: number, expected: string): convict.Format {
+  return {
+    coerce(value: unknown) {
+      return typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+    },
+    validate(value: unknown) {
+      if (value !== 'auto' && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= least)) throw new Error(expected);
+    },
+  };
 }

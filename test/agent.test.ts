@@ -83,7 +83,7 @@ async function agentLogging(t: Test, values: Record<string, unknown>): Promise<{
   return { address: agent.address, lines };
 }
 
-const openWarning = (lines: Array<Record<string, unknown>>) => lines.filter((l) => l.level === 40 && /without a token on a non-loopback address/.test(String(l.msg)));
+const openWarning = (lines: Array<Record<string, unknown>>) => lines.filter((l) => l.level === 'warn' && /without a token on a non-loopback address/.test(String(l.msg)));
 
 t.test('the agent listens on loopback unless configured otherwise; open without a token, it warns once at start', async (t) => {
   const defaults = loadAgentConfig({ file: null, env: {}, values: {} });

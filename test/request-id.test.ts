@@ -29,7 +29,7 @@ t.test('a request without X-Request-ID reaches the origin with one; the access l
   t.notSame(sent[0], sent[2], 'each exchange has its own');
 
   const access = gateway.logLines.filter((l) => l.msg === 'access');
-  t.same(access.map((l) => l.request_id), sent.map((s) => s[0]), 'the access lines carry the ids the origin got');
+  t.same(access.map((l) => l.requestId), sent.map((s) => s[0]), 'the access lines carry the ids the origin got');
   const servers = receiver.spans.filter((s) => s.kind === 2);
   t.same(servers.map((s) => s.attributes['http.request.header.x-request-id']).sort(), sent.map((s) => s[0]).sort(), 'so do the spans');
 });

@@ -104,7 +104,7 @@ t.test('exporter none sends nothing', async (t) => {
   await put(gateway, 'refused.bin', 8 * MiB);
   await gateway.shutdown();
   t.equal(receiver.posts(), 0, 'the receiver was never called');
-  t.notOk(gateway.logLines.some((l) => 'trace_id' in l), 'and access lines carry no trace id');
+  t.notOk(gateway.logLines.some((l) => 'traceId' in l), 'and access lines carry no trace id');
 });
 
 t.test('SIGTERM right after a request still delivers its spans; the access line carries the trace id', async (t) => {
@@ -118,8 +118,8 @@ t.test('SIGTERM right after a request still delivers its spans; the access line 
   const server = receiver.spans.find((s) => s.kind === 2);
   t.ok(server, 'the SERVER span arrived before exit (the batch delay is 5 s)');
   const access = gateway.lines.find((l) => l.msg === 'access')!;
-  t.equal(access.trace_id, server!.traceId, 'the access line names the trace');
-  t.equal(access.span_id, server!.spanId);
+  t.equal(access.traceId, server!.traceId, 'the access line names the trace');
+  t.equal(access.spanId, server!.spanId);
 });
 
 t.test('a real Prometheus scrapes /metrics and counts the refusals', { skip: !prometheusInstalled() && process.env.CI !== 'true' ? 'prometheus is not installed (apt-get install -y prometheus; .ci/run does)' : false }, async (t) => {

@@ -94,6 +94,7 @@ export const gatewaySchema = {
   workers: { doc: 'Processes serving the clients’ port (auto = one per core); 1 = the gateway is one process.', format: 'workers', default: 1 },
   log: {
     level: { doc: 'Least severe log level written.', format: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info' },
+    access: { doc: 'One access line per exchange (as nginx’s access_log); false: none, the other lines stay.', format: Boolean, default: true },
   },
 } as const satisfies Schema;
 

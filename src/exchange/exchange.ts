@@ -55,6 +55,8 @@ export class Exchange {
   loop = false;
   /** `performance.now()` when the request went to the origin. */
   forwardedAt = 0;
+  /** Milliseconds from forwarding to the start of the origin's response; null until it answers. */
+  upstreamMs: number | null = null;
   /** The SERVER span, when tracing is on. */
   span: Span | null = null;
   /** The CLIENT span of the upstream exchange, while it is open. */

@@ -11,6 +11,8 @@ export interface Origin {
   readonly name: string;
   /** In the shape http-proxy reads without parsing it again per request. */
   readonly target: Partial<Url>;
+  /** host:port it is reached at, as the access line names it. */
+  readonly address: string;
   readonly agent: http.Agent;
   /** Null when no health checks are configured (then it is always used). */
   readonly health: OriginHealth | null;
@@ -52,6 +54,7 @@ export function createOrigin(config: OriginConfig, previous: Origin | null = nul
   return {
     config,
     name: config.name,
+    address: `${url.hostname}:${url.port || (secure ? '443' : '80')}`,
     target: {
       protocol: url.protocol,
       hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),

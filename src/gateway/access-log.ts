@@ -12,6 +12,7 @@ type CountedSocket = Socket & { [COUNTED]?: { read: number; written: number } };
  */
 export function logAccess(logger: Logger, exchange: Exchange): void {
   const { req, res } = exchange;
+  if (!exchange.generation.config.log.access) return;
   const socket = req.socket as CountedSocket;
   const counted = (socket[COUNTED] ??= { read: 0, written: 0 });
   const bytesIn = socket.bytesRead - counted.read;
@@ -27,14 +28,22 @@ export function logAccess(logger: Logger, exchange: Exchange): void {
     status: res.writableFinished ? res.statusCode : 499,
     bytesIn,
     bytesOut,
-    durationMs: Math.round((performance.now() - exchange.startedAt) * 1000) / 1000,
+    durationMs: milliseconds(performance.now() - exchange.startedAt),
     origin: exchange.route?.origin.name ?? null,
+    upstream: exchange.forwardedAt > 0 ? exchange.route!.origin.address : null,
+    upstreamMs: exchange.upstreamMs === null ? null : milliseconds(exchange.upstreamMs),
     decision: admission?.decision,
     reason: admission?.reason,
     constraint: admission?.constraint ?? undefined,
     upstreamFailure: exchange.upstreamFailure ?? undefined,
     client: socket.remoteAddress,
-    request_id: exchange.requestId,
-    ...(exchange.span ? { trace_id: exchange.span.spanContext().traceId, span_id: exchange.span.spanContext().spanId } : {}),
+    userAgent: req.headers['user-agent'],
+    requestId: exchange.requestId,
+    ...(exchange.span ? { traceId: exchange.span.spanContext().traceId, spanId: exchange.span.spanContext().spanId } : {}),
   });
+}
+
+/** To the microsecond, as nginx's $request_time is to the millisecond. */
+function milliseconds(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

@@ -143,7 +143,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
         tracing?.forward(exchange, head);
       },
       answered: (exchange, status) => {
-        metrics.originAnswered(exchange, exchange.forwardedAt);
+        exchange.upstreamMs = performance.now() - exchange.forwardedAt;
+        metrics.originAnswered(exchange);
         tracing?.originAnswered(exchange, status);
       },
       failed: (exchange, reason) => tracing?.upstreamFailed(exchange, reason),

@@ -12,7 +12,8 @@ const FLUSH_EVERY_MS = 1000;
  * before exiting.
  */
 export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
-  return pino({ level, base: { service: 'headroom' }, timestamp: isoTimeOncePerMillisecond }, destination ?? batchedStdout());
+  // Level names, as operators filter on them (`"level":"warn"`), not pino's numbers.
+  return pino({ level, base: { service: 'headroom' }, timestamp: isoTimeOncePerMillisecond, formatters: { level: (label) => ({ level: label }) } }, destination ?? batchedStdout());
 }
 
 let stampedAt = -1;

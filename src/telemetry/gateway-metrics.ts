@@ -87,7 +87,7 @@ export class GatewayMetrics {
   }
 
   /** When the origin's response starts. */
-  originAnswered(exchange: Exchange, forwardedAt: number): void {
-    this.#upstream.record((performance.now() - forwardedAt) / 1000, { origin: exchange.route!.origin.name });
+  originAnswered(exchange: Exchange): void {
+    this.#upstream.record(exchange.upstreamMs! / 1000, { origin: exchange.route!.origin.name });
   }
 }

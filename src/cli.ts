@@ -57,7 +57,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command !== 'proxy' && command !== 'agent' && command !== 'demo') quietWhenReaderLeaves();
   if (command === 'version' || command === '--version' || command === '-v') {
-    const { packageVersion } = await import('./cli/version.js');
+    const { packageVersion } = await import('./package-version.js');
     return void process.stdout.write(`headroom ${packageVersion()}\n`);
   }
   if (command !== undefined && COMMANDS.has(command) && (rest.includes('--help') || rest.includes('-h'))) {

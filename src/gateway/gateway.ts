@@ -144,10 +144,13 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       },
       answered: (exchange, status) => {
         exchange.upstreamMs = performance.now() - exchange.forwardedAt;
-        metrics.originAnswered(exchange);
+        metrics.originAnswered(exchange, status);
         tracing?.originAnswered(exchange, status);
       },
-      failed: (exchange, reason) => tracing?.upstreamFailed(exchange, reason),
+      failed: (exchange, reason) => {
+        metrics.upstreamFailed(exchange, reason);
+        tracing?.upstreamFailed(exchange, reason);
+      },
     },
   });
 

@@ -27,17 +27,20 @@ export class ExchangeTracing {
     const { req } = exchange;
     // Most requests arrive without trace context: nothing to extract.
     const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, getter);
-    const [host, port] = (req.headers.host ?? '').split(':');
+    const { host, port } = hostAndPort(req.headers.host ?? '');
+    const target = req.url ?? '';
+    const query = target.indexOf('?');
     exchange.span = this.tracer.startSpan(
       req.method ?? 'HTTP',
       {
         kind: SpanKind.SERVER,
         attributes: {
           'http.request.method': req.method,
-          'url.path': (req.url ?? '').split('?')[0],
+          'url.path': query < 0 ? target : target.slice(0, query),
+          'url.query': query < 0 ? undefined : target.slice(query + 1),
           'url.scheme': 'http',
-          'server.address': host,
-          'server.port': port ? Number(port) : undefined,
+          'server.address': host || undefined,
+          'server.port': port,
           'client.address': req.socket.remoteAddress,
           'network.protocol.version': req.httpVersion,
           'user_agent.original': req.headers['user-agent'],
@@ -61,7 +64,8 @@ export class ExchangeTracing {
           'http.request.method': exchange.req.method,
           'server.address': origin.target.hostname ?? undefined,
           'server.port': Number(origin.target.port),
-          'url.full': `${origin.config.url}${exchange.req.url ?? ''}`,
+          // What the origin is asked for: the origin-form target under the origin's URL (never an absolute-form target as sent).
+          'url.full': `${origin.config.url}${exchange.target!.originForm}`,
           'headroom.origin': origin.name,
         },
       },
@@ -102,10 +106,11 @@ export class ExchangeTracing {
     }
     const attributes = decisionAttributes(exchange);
     if (attributes) span.setAttributes(attributes);
-    const admission = exchange.admission;
-    const refused = admission?.decision === 'reject' || exchange.loop;
-    if (refused || status >= 500 || exchange.upstreamFailure) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: admission?.reason ?? exchange.upstreamFailure ?? String(status) });
+    // A SERVER span is an error only for a 5xx (OpenTelemetry's HTTP conventions): a 4xx is the client's.
+    if (status >= 500) {
+      const type = exchange.loop ? 'loop' : exchange.upstreamFailure ?? exchange.refusal?.error ?? (exchange.admission?.decision === 'reject' ? exchange.admission.reason : String(status));
+      span.setAttribute('error.type', type);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: type });
     }
     if (exchange.clientSpan) this.upstreamFailed(exchange, 'client_gone');
     span.end();
@@ -128,4 +133,11 @@ export function decisionAttributes(exchange: Exchange): Attributes | null {
   attributes['headroom.reserved_bytes'] = f.reservedBytes;
   attributes['headroom.snapshot_age_ms'] = f.snapshotAgeMs ?? undefined;
   return attributes;
+}
+
+/** A Host header's name (an IPv6 address without its brackets) and port. */
+export function hostAndPort(host: string): { host: string; port: number | undefined } {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
+  if (!m) return { host: '', port: undefined };
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: m[2] === undefined ? undefined : Number(m[2]) };
 }

@@ -5,6 +5,8 @@ import { usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { Origin } from '../exchange/origin.js';
+import { packageVersion } from '../package-version.js';
+import { HttpMetrics } from './http-metrics.js';
 
 /**
  * The gateway's metrics (docs/telemetry.md), through the OpenTelemetry metrics API.
@@ -17,6 +19,8 @@ import type { Origin } from '../exchange/origin.js';
 export class GatewayMetrics {
   readonly #decisions: Counter;
   readonly #upstream: Histogram;
+  readonly #upstreamFailures: Counter;
+  readonly #http: HttpMetrics;
 
   /** Without a `registry`, no volume or origin figures: a group's worker leaves them to the primary. */
   constructor(meter: Meter, registry: HeadroomRegistry | null, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number, origins: () => ReadonlyMap<string, Origin>) {
@@ -26,7 +30,11 @@ export class GatewayMetrics {
       unit: 's',
       advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
     });
+    this.#upstreamFailures = meter.createCounter('headroom_upstream_failures', { description: 'Exchanges with the origin that failed, by reason (refused, reset, timeout, connect_timeout, error)' });
+    this.#http = new HttpMetrics(meter);
     meter.createObservableGauge('headroom_requests_in_flight', { description: 'Exchanges in progress' }).addCallback((r) => r.observe(inFlight()));
+    const build = { version: packageVersion(), node: process.version };
+    meter.createObservableGauge('headroom_build_info', { description: 'Always 1; the labels say which build runs' }).addCallback((r) => r.observe(1, build));
     meter
       .createObservableGauge('headroom_ledger_shared', { description: '1 while writes are judged by the shared ledger (Redis answers); 0 while ledger.onUnavailable applies; absent for a memory ledger' })
       .addCallback((r) => {
@@ -81,13 +89,19 @@ export class GatewayMetrics {
 
   /** At the exchange's end. */
   exchangeEnded(exchange: Exchange): void {
+    this.#http.served(exchange, exchange.res.writableFinished ? exchange.res.statusCode : 499);
     const d = exchange.admission;
     if (d) this.#decisions.add(1, { decision: d.decision, reason: d.reason, origin: exchange.route?.origin.name ?? '' });
     else if (exchange.loop) this.#decisions.add(1, { decision: 'reject', reason: 'loop', origin: '' });
   }
 
   /** When the origin's response starts. */
-  originAnswered(exchange: Exchange): void {
+  originAnswered(exchange: Exchange, status: number): void {
     this.#upstream.record(exchange.upstreamMs! / 1000, { origin: exchange.route!.origin.name });
+    this.#http.answered(exchange, status);
+  }
+
+  upstreamFailed(exchange: Exchange, reason: string): void {
+    this.#upstreamFailures.add(1, { origin: exchange.route!.origin.name, reason });
   }
 }

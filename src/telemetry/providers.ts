@@ -5,6 +5,8 @@ import { detectResources, envDetector, resourceFromAttributes, type Resource } f
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { OtlpProtocol, TelemetryConfig } from '../config/types.js';
+import { packageVersion } from '../package-version.js';
+import { randomUUID } from 'node:crypto';
 
 export interface TelemetryProviders {
   /** Null when traces are off: the request path then does no tracing work at all. */
@@ -32,7 +34,8 @@ const DEFAULT_PROTOCOL: OtlpProtocol = 'http/protobuf';
 export async function startProviders(config: TelemetryConfig, env: NodeJS.ProcessEnv = process.env): Promise<TelemetryProviders> {
   const detected = detectResources({ detectors: [envDetector] });
   const serviceName = config.serviceName !== 'headroom' || !env.OTEL_SERVICE_NAME ? config.serviceName : env.OTEL_SERVICE_NAME;
-  const resource = detected.merge(resourceFromAttributes({ 'service.name': serviceName }));
+  // service.instance.id tells this process's telemetry from another replica's (or worker's).
+  const resource = detected.merge(resourceFromAttributes({ 'service.name': serviceName, 'service.version': packageVersion(), 'service.instance.id': randomUUID() }));
 
   const tracerProvider = config.traces.exporter === 'none' ? null : await startTracerProvider(config, env, resource);
 

@@ -11,6 +11,8 @@ export interface ReceivedSpan {
   readonly status: { code?: number };
   readonly attributes: Record<string, string | number | boolean>;
   readonly serviceName: string;
+  /** The resource's attributes (service.version, service.instance.id, …). */
+  readonly resource: Record<string, string | number | boolean>;
 }
 
 interface OtlpValue {
@@ -57,15 +59,16 @@ export async function otlpReceiver(t: Test): Promise<{ url: string; spans: Recei
   return { url, spans, posts: () => posts, contentTypes };
 }
 
-type JsonSpan = Omit<ReceivedSpan, 'attributes' | 'serviceName'> & { attributes: OtlpAttribute[] };
+type JsonSpan = Omit<ReceivedSpan, 'attributes' | 'serviceName' | 'resource'> & { attributes: OtlpAttribute[] };
 
 function fromJson(body: Buffer): ReceivedSpan[] {
   const request = JSON.parse(body.toString()) as {
     resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: JsonSpan[] }> }>;
   };
   return request.resourceSpans.flatMap((rs) => {
-    const serviceName = String(attributes(rs.resource.attributes)['service.name']);
-    return rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({ ...s, parentSpanId: s.parentSpanId ?? '', attributes: attributes(s.attributes), serviceName })));
+    const resource = attributes(rs.resource.attributes);
+    const serviceName = String(resource['service.name']);
+    return rs.scopeSpans.flatMap((ss) => ss.spans.map((s) => ({ ...s, parentSpanId: s.parentSpanId ?? '', attributes: attributes(s.attributes), serviceName, resource })));
   });
 }
 
@@ -129,7 +132,8 @@ const keyValues = (list: Buffer[]): Record<string, string | number | boolean> =>
 function fromProtobuf(body: Buffer): ReceivedSpan[] {
   return repeated(messageOf(body), 1).flatMap((resourceSpansBuf) => {
     const resourceSpans = messageOf(resourceSpansBuf);
-    const serviceName = String(keyValues(repeated(messageOf(first(resourceSpans, 1)?.bytes), 1))['service.name']);
+    const resource = keyValues(repeated(messageOf(first(resourceSpans, 1)?.bytes), 1));
+    const serviceName = String(resource['service.name']);
     return repeated(resourceSpans, 2).flatMap((scopeSpans) =>
       repeated(messageOf(scopeSpans), 2).map((spanBuf) => {
         const span = messageOf(spanBuf);
@@ -143,6 +147,7 @@ function fromProtobuf(body: Buffer): ReceivedSpan[] {
           status: code === undefined ? {} : { code: Number(code) },
           attributes: keyValues(repeated(span, 9)),
           serviceName,
+          resource,
         };
       }),
     );

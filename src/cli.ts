@@ -81,7 +81,7 @@ async function main(argv: readonly string[]): Promise<void> {
       let config: object;
       if (agent) {
         const loaded = orExit(loadAgentConfig(source(file)));
-        [config, warnings] = [loaded, agentWarnings(loaded)];
+        [config, warnings] = [loaded, agentWarnings(loaded, { open: true })];
       } else {
         const loaded = orExit(loadGatewayConfig(source(file)));
         [config, warnings] = [loaded, gatewayWarnings(loaded)];

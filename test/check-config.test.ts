@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { spawnGateway } from './helpers/process.js';
 
 const CLI = path.resolve(import.meta.dirname, '../dist/src/cli.js');
 const FIXTURES = path.resolve(import.meta.dirname, 'fixtures/bad-config');
@@ -145,4 +146,10 @@ t.test('valid but probably not meant: placeholder tokens and an open admin liste
   const agentRun = headroom(['check-config', agent]);
   t.equal(agentRun.code, 0);
   t.match(agentRun.stderr, /^warning: token: "CHANGEME" looks like a placeholder/m);
+});
+
+t.test('the gateway says the same warnings in its log at start', async (t) => {
+  const gateway = await spawnGateway({ listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0, token: 'change-me' }, origins: [{ name: 'files', url: 'http://127.0.0.1:9' }], routes: [{ origin: 'files' }] });
+  t.teardown(() => gateway.kill());
+  t.ok(gateway.lines.some((l) => l.level === 'warn' && l.key === 'admin.token' && /looks like a placeholder/.test(String(l.msg))), 'a warn line names the key');
 });

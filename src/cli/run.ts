@@ -4,6 +4,7 @@ import type { GatewayConfig } from '../config/types.js';
 import cluster from 'node:cluster';
 import os from 'node:os';
 import { batchedStdout, createLogger, flushLog, type Logger } from '../log/log.js';
+import { agentWarnings, gatewayWarnings } from '../config/warnings.js';
 
 // Each command loads only its own modules: a gateway process does not carry
 // the agent's volume listing in memory, nor an agent the proxy's.
@@ -31,6 +32,7 @@ export async function runProxy(config: GatewayConfig, load: () => ConfigResult):
   if (workers > 1) return runGroup(config, load, workers);
   const { startGateway } = await import('../gateway/gateway.js');
   const logger = createLogger(config.log.level);
+  warn(logger, gatewayWarnings(config));
   const gateway = await startGateway(config, { logger, load });
   process.on('SIGHUP', () => {
     logger.info({ msg: 'reloading', signal: 'SIGHUP' });
@@ -47,6 +49,7 @@ async function runGroup(config: GatewayConfig, load: () => ConfigResult, workers
   const { startGroup } = await import('../cluster/primary.js');
   const log = batchedStdout();
   const logger = createLogger(config.log.level, log);
+  warn(logger, gatewayWarnings(config));
   const group = await startGroup(config, { logger, load, workers, log });
   process.on('SIGHUP', () => {
     logger.info({ msg: 'reloading', signal: 'SIGHUP' });
@@ -70,6 +73,13 @@ export async function runProxyWorker(): Promise<void> {
 export async function runAgent(config: AgentConfig): Promise<void> {
   const { startAgent } = await import('../agent/agent-server.js');
   const logger = createLogger(config.log.level);
+  // An open agent without a token is warned about once it listens, on the address it bound.
+  warn(logger, agentWarnings(config, { open: false }));
   const agent = await startAgent(config, logger);
   stopOnSignals(logger, () => agent.close());
+}
+
+/** What check-config warns about, said once at start as well (docs/configuration.md#warnings). */
+function warn(logger: Logger, warnings: readonly string[]): void {
+  for (const warning of warnings) logger.warn({ msg: warning, key: warning.slice(0, warning.indexOf(':')) });
 }

@@ -30,9 +30,10 @@ export function gatewayWarnings(config: GatewayConfig): string[] {
   return warnings;
 }
 
-export function agentWarnings(config: AgentConfig): string[] {
+/** The agent's token, as the gateway's; `open`: also an empty one beyond loopback (the running agent says that on the address it bound). */
+export function agentWarnings(config: AgentConfig, { open }: { open: boolean }): string[] {
   const warnings = [...placeholder('token', config.token)];
-  if (config.token === '' && !isLoopbackHost(config.listen.host)) {
+  if (open && config.token === '' && !isLoopbackHost(config.listen.host)) {
     warnings.push(`token: empty while the agent listens on ${config.listen.host}: anyone who reaches it reads this host's mounts and devices; set a token, or listen on 127.0.0.1`);
   }
   return warnings;

@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gatewayFor } from './helpers/gateway.js';
-import { freePort, request } from './helpers/http.js';
+import { freePort, request, serve, until } from './helpers/http.js';
 import { otlpReceiver } from './helpers/otlp-receiver.js';
 import { startTestOrigin } from './helpers/origin.js';
 
@@ -58,4 +58,35 @@ t.test('server.address from an IPv6 Host', async (t) => {
   const server = receiver.spans.find((s) => s.kind === 2)!;
   t.equal(server.attributes['server.address'], '::1');
   t.equal(server.attributes['server.port'], 8443);
+});
+
+t.test('health polls: an HTTP client span for the first poll, each failure and the recovery — not one trace per poll forever', async (t) => {
+  const receiver = await otlpReceiver(t);
+  let failing = false;
+  let polls = 0;
+  const url = await serve(t, (req, res) => {
+    if (req.url === '/healthz') polls++;
+    res.writeHead(req.url === '/healthz' && failing ? 503 : 200, { 'content-length': '0' });
+    res.end();
+  });
+  const gateway = await gatewayFor(t, url, {
+    origins: [{ name: 'files', url, headroom: { health: { path: '/healthz', interval: '20ms', timeout: '200ms', rise: 1, fall: 1 } } }],
+    telemetry: { traces: { exporter: 'otlp', endpoint: receiver.url } },
+  });
+  await until(() => polls >= 6, 'good polls');
+  failing = true;
+  const from = polls;
+  await until(() => polls >= from + 3, 'failed polls');
+  failing = false;
+  const back = polls;
+  await until(() => polls >= back + 6, 'good polls again');
+  await gateway.shutdown();
+  const spans = receiver.spans.filter((s) => s.name === 'headroom.poll health');
+  const good = spans.filter((s) => !s.status.code);
+  const failed = spans.filter((s) => s.status.code === 2);
+  t.equal(good.length, 2, 'good polls: the first and the first after the failures');
+  t.ok(failed.length >= 1, `${failed.length} failed polls traced`);
+  t.ok(spans.length < polls / 2, `${spans.length} spans for ${polls} polls`);
+  t.match(good[0]!.attributes, { 'http.request.method': 'GET', 'http.response.status_code': 200, 'url.full': `${url}/healthz`, 'headroom.origin': 'files' });
+  t.match(failed[0]!.attributes, { 'http.response.status_code': 503, 'error.type': 'HTTP 503' });
 });

@@ -6,7 +6,7 @@ import { every, poll } from './poll.js';
 import type { HeadroomRegistry } from './registry.js';
 import type { SourceStatus } from './source-status.js';
 import type { Tracer } from '@opentelemetry/api';
-import { tracedPoll } from './poll-span.js';
+import { pollSpans, type PollOutcome } from './poll-span.js';
 
 const MAX_ANSWER_BYTES = 1024 * 1024;
 const NOT_REPORTED = 'not in the agent’s answer: check that the agent reports this path (its `paths`) under this name';
@@ -36,7 +36,7 @@ export function startAgentSource(
   /** What the current run of failed polls was last logged as; null after a good answer. */
   let logged: string | null = null;
 
-  const once = async (): Promise<string | null> => {
+  const once = async (): Promise<PollOutcome> => {
     const sentAt = Date.now();
     const marks = states.map((state) => state.writtenMark());
     const result = await poll(url, { timeout: config.timeout, maxBytes: MAX_ANSWER_BYTES, headers, agent });
@@ -64,10 +64,11 @@ export function startAgentSource(
     if (kind !== null && kind !== logged) logger.warn({ msg: 'agent poll failed; nothing from it is used', origin, url, error });
     logged = kind;
     status.report(error);
-    return error;
+    return { error, status: result.ok ? result.status : null };
   };
 
-  const stop = every(config.interval, () => tracedPoll(tracer, 'headroom.poll agent', { 'headroom.origin': origin, 'url.full': url }, once));
+  const traced = pollSpans(tracer, 'headroom.poll agent', { 'headroom.origin': origin, 'url.full': url });
+  const stop = every(config.interval, () => traced(once));
   return () => {
     stop();
     agent.destroy();

@@ -5,7 +5,7 @@ import type { Logger } from '../log/log.js';
 import type { OriginHealth } from './origin-health.js';
 import { every, poll } from './poll.js';
 import type { Tracer } from '@opentelemetry/api';
-import { tracedPoll } from './poll-span.js';
+import { pollSpans, type PollOutcome } from './poll-span.js';
 
 /**
  * Active health checks: `GET health.path` on the origin every interval
@@ -18,7 +18,7 @@ export function startHealthCheck(origin: string, baseUrl: string, config: Health
   const expected = config.expect.map((entry) => statusRange(entry)!);
   const up = (status: number): boolean => expected.some(([low, high]) => status >= low && status <= high);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const check = async (): Promise<string | null> => {
+  const check = async (): Promise<PollOutcome> => {
     const result = await poll(url, { timeout: config.timeout, maxBytes: 64 * 1024, agent });
     const was = health.healthy;
     const error = result.ok && up(result.status) ? null : result.ok ? `HTTP ${result.status}` : result.error;
@@ -27,9 +27,10 @@ export function startHealthCheck(origin: string, baseUrl: string, config: Health
     if (health.healthy !== was && was !== null) {
       logger.warn({ msg: health.healthy ? 'origin up' : 'origin down', origin, lastError: health.lastError });
     }
-    return error;
+    return { error, status: result.ok ? result.status : null };
   };
-  const stop = every(config.interval, () => tracedPoll(tracer, 'headroom.poll health', { 'headroom.origin': origin, 'url.full': url }, check));
+  const traced = pollSpans(tracer, 'headroom.poll health', { 'headroom.origin': origin, 'url.full': url });
+  const stop = every(config.interval, () => traced(check));
   return () => {
     stop();
     agent.destroy();

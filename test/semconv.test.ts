@@ -80,12 +80,15 @@ t.test('health polls: an HTTP client span for the first poll, each failure and t
   failing = false;
   const back = polls;
   await until(() => polls >= back + 6, 'good polls again');
+  const metrics = (await request(`http://127.0.0.1:${gateway.adminAddress.port}/metrics`)).body.toString();
   await gateway.shutdown();
+  const failures = Number(/^headroom_poll_failures_total\{origin="files",source="health"\} (\d+)$/m.exec(metrics)?.[1]);
   const spans = receiver.spans.filter((s) => s.name === 'headroom.poll health');
   const good = spans.filter((s) => !s.status.code);
   const failed = spans.filter((s) => s.status.code === 2);
   t.equal(good.length, 2, 'good polls: the first and the first after the failures');
   t.ok(failed.length >= 1, `${failed.length} failed polls traced`);
+  t.equal(failures, failed.length, 'headroom_poll_failures_total counts every failed check');
   t.ok(spans.length < polls / 2, `${spans.length} spans for ${polls} polls`);
   t.match(good[0]!.attributes, { 'http.request.method': 'GET', 'http.response.status_code': 200, 'url.full': `${url}/healthz`, 'headroom.origin': 'files' });
   t.match(failed[0]!.attributes, { 'http.response.status_code': 503, 'error.type': 'HTTP 503' });

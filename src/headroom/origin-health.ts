@@ -8,6 +8,8 @@ export class OriginHealth {
   #successes = 0;
   #failures = 0;
   lastError: string | null = null;
+  /** Failed checks since the gateway started, for the poll-failures metric. */
+  failedChecks = 0;
   /** Told after every check, when set: a group's primary passes the state on to its workers. */
   onChange: (() => void) | null = null;
 
@@ -33,6 +35,7 @@ export class OriginHealth {
   }
 
   failure(error: string): void {
+    this.failedChecks++;
     this.lastError = error;
     this.#successes = 0;
     this.#failures++;

@@ -63,6 +63,8 @@ export class VolumeState {
   /** Inodes taken by exchanges that have ended (monotonic), and what the current snapshot shows of them. */
   #created = 0;
   #createdAtSnapshot = 0;
+  /** Times its figures could not be had since the gateway started (measurement failed, or the agent left it out). */
+  errors = 0;
   #lastError: string | null = null;
   readonly #marks: FloodMarks;
   /** Counters over recent moments, for a volume another process measures (`markAt`); null otherwise. */
@@ -215,6 +217,7 @@ export class VolumeState {
 
   /** A measurement failed; the last snapshot stays and ages. */
   recordError(message: string): void {
+    this.errors++;
     this.#lastError = message;
     this.#notify?.(this, { kind: 'error', message });
   }

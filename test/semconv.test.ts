@@ -34,6 +34,9 @@ t.test('spans and metrics in the ecosystem’s names: request duration by method
   t.equal(count('http_request_method="GET",http_response_status_code="502",http_route="/gone/",error_type="502"'), 1);
   t.match(metrics, /^http_client_request_duration_count\{http_request_method="PUT",http_response_status_code="201",server_address="127\.0\.0\.1",server_port="\d+",headroom_origin="files"\} 1$/m, 'http.client.request.duration to the origin');
   t.match(metrics, /^headroom_upstream_failures_total\{origin="gone",reason="refused"\} 1$/m, 'upstream failures by reason');
+  for (const name of ['nodejs_eventloop_utilization', 'v8js_memory_heap_used', 'process_cpu_time_total', 'process_memory_usage']) {
+    t.match(metrics, new RegExp(`^${name}(\\{|\\s)`, 'm'), `runtime and process metrics: ${name}`);
+  }
   t.match(metrics, new RegExp(`^headroom_build_info\\{version="${VERSION.replaceAll('.', '\\.')}",node="v[\\d.]+"\\} 1$`, 'm'), 'build info');
 
   const servers = receiver.spans.filter((s) => s.kind === 2);
@@ -46,6 +49,8 @@ t.test('spans and metrics in the ecosystem’s names: request duration by method
   t.equal(get.attributes['url.query'], 'version=2&x=%20y', 'url.query, without the ?');
   t.equal(servers[0]!.resource['service.version'], VERSION, 'service.version on the resource');
   t.match(servers[0]!.resource['service.instance.id'], /^[0-9a-f-]{36}$/, 'service.instance.id on the resource');
+  t.type(servers[0]!.resource['host.name'], 'string', 'the host, from the resource detectors');
+  t.equal(servers[0]!.resource['process.command_args'], undefined, 'never the command line: flags may carry secrets');
 });
 
 t.test('server.address from an IPv6 Host', async (t) => {

@@ -1,11 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Meter, Tracer } from '@opentelemetry/api';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { detectResources, envDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { detectResources, envDetector, hostDetector, osDetector, resourceFromAttributes, type Resource } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { OtlpProtocol, TelemetryConfig } from '../config/types.js';
 import { packageVersion } from '../package-version.js';
+import { processMetrics } from './process-metrics.js';
 import { randomUUID } from 'node:crypto';
 
 export interface TelemetryProviders {
@@ -32,10 +34,20 @@ const DEFAULT_PROTOCOL: OtlpProtocol = 'http/protobuf';
  * embedding) keep their telemetry apart.
  */
 export async function startProviders(config: TelemetryConfig, env: NodeJS.ProcessEnv = process.env): Promise<TelemetryProviders> {
-  const detected = detectResources({ detectors: [envDetector] });
+  // Not processDetector: it records the command line, and flags may carry secrets (--admin.token).
+  const detected = detectResources({ detectors: [envDetector, hostDetector, osDetector] });
   const serviceName = config.serviceName !== 'headroom' || !env.OTEL_SERVICE_NAME ? config.serviceName : env.OTEL_SERVICE_NAME;
   // service.instance.id tells this process's telemetry from another replica's (or worker's).
-  const resource = detected.merge(resourceFromAttributes({ 'service.name': serviceName, 'service.version': packageVersion(), 'service.instance.id': randomUUID() }));
+  const resource = detected.merge(
+    resourceFromAttributes({
+      'service.name': serviceName,
+      'service.version': packageVersion(),
+      'service.instance.id': randomUUID(),
+      'process.pid': process.pid,
+      'process.runtime.name': 'nodejs',
+      'process.runtime.version': process.versions.node,
+    }),
+  );
 
   const tracerProvider = config.traces.exporter === 'none' ? null : await startTracerProvider(config, env, resource);
 
@@ -43,6 +55,11 @@ export async function startProviders(config: TelemetryConfig, env: NodeJS.Proces
   // As the exporter's own handler serializes (no prefix, no timestamps, without scope info).
   const serializer = new PrometheusSerializer('', false, undefined, false, true);
   const meterProvider = new MeterProvider({ resource, readers: prometheus ? [prometheus] : [] });
+  // Node's own figures (event-loop delay and utilisation, heap, GC) from OpenTelemetry's maintained instrumentation.
+  const runtime = new RuntimeNodeInstrumentation();
+  runtime.setMeterProvider(meterProvider);
+  runtime.enable();
+  processMetrics(meterProvider.getMeter('headroom'));
 
   return {
     tracer: tracerProvider?.getTracer('headroom') ?? null,
@@ -50,6 +67,7 @@ export async function startProviders(config: TelemetryConfig, env: NodeJS.Proces
     metricsHandler: prometheus ? (req, res) => prometheus.getMetricsRequestHandler(req, res) : null,
     metricsText: async () => (prometheus ? serializer.serialize((await prometheus.collect()).resourceMetrics) : ''),
     shutdown: async () => {
+      runtime.disable();
       const results = await Promise.allSettled([tracerProvider?.shutdown(), meterProvider.shutdown()]);
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       return failed ? String((failed.reason as Error)?.message ?? failed.reason) : null;

@@ -42,8 +42,10 @@ t.test('src/ folders import one another without a cycle: the way is layered, gat
   };
   for (const folder of graph.keys()) visit(folder, []);
   t.same(cycles, [], 'no folder imports, directly or not, a folder that imports it');
-  // cluster/ wires gateways into a group of processes (a primary and its workers), as cli/ wires one.
-  const intoGateway = [...graph].filter(([from, to]) => to.has('gateway') && from !== 'cli' && from !== 'cluster').map(([from]) => from);
-  t.same(intoGateway, [], 'only the wiring (cli/, cluster/) imports gateway/: nothing below it reaches up into it');
+  // cluster/ wires gateways into a group of processes (a primary and its workers), as cli/ wires one;
+  // index.ts is the package's entry point, re-exporting what is public.
+  const wiring = new Set(['cli', 'cluster', 'index.ts']);
+  const intoGateway = [...graph].filter(([from, to]) => to.has('gateway') && !wiring.has(from)).map(([from]) => from);
+  t.same(intoGateway, [], 'only the wiring (cli/, cluster/, the entry point) imports gateway/: nothing below it reaches up into it');
   t.notOk(graph.get('exchange')?.has('admission'), 'the exchange’s types do not depend on the constraints that use them');
 });

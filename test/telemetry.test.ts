@@ -167,6 +167,17 @@ t.test('OTLP/JSON when the config or OTEL_EXPORTER_OTLP_PROTOCOL asks for it; an
   await t.rejects(startProviders(config('http/protobuf'), { OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }), /"grpc" is not supported.*http\/protobuf or http\/json/);
 });
 
+t.test('OTEL_TRACES_EXPORTER chooses where spans go while telemetry.traces.exporter is left at none', async (t) => {
+  const receiver = await otlpReceiver(t);
+  const config: TelemetryConfig = { serviceName: 'headroom-test', traces: { exporter: 'none', endpoint: receiver.url, protocol: 'http/protobuf' }, metrics: { prometheus: false } };
+  const byEnv = await startProviders(config, { OTEL_TRACES_EXPORTER: 'otlp' });
+  byEnv.tracer!.startSpan('by-env').end();
+  t.equal(await byEnv.shutdown(), null);
+  t.same(receiver.spans.map((s) => s.name), ['by-env'], 'otlp from the variable');
+  t.equal((await startProviders(config, {})).tracer, null, 'without it: no tracing');
+  await t.rejects(startProviders(config, { OTEL_TRACES_EXPORTER: 'zipkin' }), /OTEL_TRACES_EXPORTER: "zipkin" is not supported; use otlp, console or none/);
+});
+
 t.test('OTEL_TRACES_SAMPLER samples as the OpenTelemetry variables say', async (t) => {
   const receiver = await otlpReceiver(t);
   // The SDK reads the sampler variables from the process's environment itself.

@@ -49,7 +49,8 @@ export async function startProviders(config: TelemetryConfig, env: NodeJS.Proces
     }),
   );
 
-  const tracerProvider = config.traces.exporter === 'none' ? null : await startTracerProvider(config, env, resource);
+  const exporter = tracesExporterOf(config, env);
+  const tracerProvider = exporter === 'none' ? null : await startTracerProvider({ ...config, traces: { ...config.traces, exporter } }, env, resource);
 
   const prometheus = config.metrics.prometheus ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true }) : null;
   // As the exporter's own handler serializes (no prefix, no timestamps, without scope info).
@@ -109,4 +110,17 @@ function otlpProtocol(config: TelemetryConfig, env: NodeJS.ProcessEnv): OtlpProt
   if (config.traces.protocol !== DEFAULT_PROTOCOL || !fromEnv) return config.traces.protocol;
   if (fromEnv === 'http/protobuf' || fromEnv === 'http/json') return fromEnv;
   throw new Error(`OTEL_EXPORTER_OTLP_PROTOCOL "${fromEnv}" is not supported: Headroom sends spans over OTLP/HTTP; set http/protobuf or http/json`);
+}
+
+/**
+ * Where spans go: `telemetry.traces.exporter`, or OTEL_TRACES_EXPORTER
+ * while the key is left at its default (`none`). Of the variable's values
+ * the gateway has `otlp`, `console` and `none`; another (`zipkin`, a list)
+ * stops it at start with a message saying so.
+ */
+function tracesExporterOf(config: TelemetryConfig, env: NodeJS.ProcessEnv): TelemetryConfig['traces']['exporter'] {
+  const fromEnv = env.OTEL_TRACES_EXPORTER?.trim();
+  if (config.traces.exporter !== 'none' || !fromEnv) return config.traces.exporter;
+  if (fromEnv === 'otlp' || fromEnv === 'console' || fromEnv === 'none') return fromEnv;
+  throw new Error(`OTEL_TRACES_EXPORTER: "${fromEnv}" is not supported; use otlp, console or none (or telemetry.traces.exporter)`);
 }

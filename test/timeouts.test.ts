@@ -11,7 +11,7 @@ import { configFor, gatewayFor, type RunningGateway } from './helpers/gateway.js
 import { request, statusOf, until } from './helpers/http.js';
 import { startTestOrigin } from './helpers/origin.js';
 import { startGateway } from '../src/gateway/gateway.js';
-import { connectionCap, openFileLimitIn } from '../src/gateway/listener-limits.js';
+import { capConnections, connectionCap, openFileLimitIn } from '../src/gateway/listener-limits.js';
 import { createLogger } from '../src/log/log.js';
 
 /** A client connection as the test sees it: when it connected and closed, what came back. */
@@ -336,6 +336,14 @@ t.test('auto: the cap leaves room within the open-file limit for each connection
   t.equal(openFileLimitIn(text), 1024, 'the soft limit is read');
   t.equal(openFileLimitIn(text.replace('1024 ', 'unlimited ')), null, 'unlimited');
   t.ok((openFileLimitIn(readFileSync('/proc/self/limits', 'utf8')) ?? 0) > 0, 'this process’s limit is found');
+});
+
+t.test('no cap is no cap on every Node: the server is given Infinity, never 0 (Node 22 closes every connection at 0)', async (t) => {
+  const server = http.createServer();
+  capConnections(server, 0, createLogger('silent'));
+  t.equal(server.maxConnections, Infinity);
+  capConnections(server, 300, createLogger('silent'));
+  t.equal(server.maxConnections, 300, 'a cap is the number');
 });
 
 t.test('the origin’s timeout covers an origin that took the whole upload and stays silent', async (t) => {

@@ -68,8 +68,9 @@ type Capped = Server & { [CAPPED]?: true };
  */
 export function capConnections(server: Server, setting: number | 'auto', logger: Logger): void {
   const cap = connectionCap(setting);
-  const before = server.maxConnections || 0;
-  server.maxConnections = cap; // 0: Node applies no cap
+  const before = Number.isFinite(server.maxConnections) ? server.maxConnections : 0;
+  // No cap is Infinity: Node 20 read 0 as none, Node 22 as "close every connection".
+  server.maxConnections = cap === 0 ? Infinity : cap;
   if (before !== cap || !(server as Capped)[CAPPED]) logger.info({ msg: 'connection cap', maxConnections: cap || null, derived: setting === 'auto' });
   if ((server as Capped)[CAPPED]) return;
   (server as Capped)[CAPPED] = true;

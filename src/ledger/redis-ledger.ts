@@ -63,6 +63,8 @@ export class RedisLedger implements Ledger {
   readonly #renewal: NodeJS.Timeout;
   #state: LedgerState;
   #lastError: string | null = 'not connected yet';
+  /** The connection's own failure (refused, NOAUTH, not Redis) while it is not ready: why questions fail at once. */
+  #connectionError: string | null = null;
   #renewing: Promise<void> | null = null;
   #sequence = 0;
   /** Times a question went unanswered and writes fell to `onUnavailable`. */
@@ -83,9 +85,13 @@ export class RedisLedger implements Ledger {
     }
     this.#client.on('error', (err: Error) => {
       this.#lastError = err.message; // shown while Redis does not answer: why it does not
+      this.#connectionError = err.message;
       options.logger.debug({ msg: 'ledger: Redis connection error', error: err.message });
     });
-    this.#client.on('ready', () => void this.renew());
+    this.#client.on('ready', () => {
+      this.#connectionError = null;
+      void this.renew();
+    });
     this.#renewal = setInterval(() => void this.renew(), Math.max(50, Math.floor(options.leaseTimeMs / 3)));
     this.#renewal.unref();
   }
@@ -206,7 +212,8 @@ export class RedisLedger implements Ledger {
   }
 
   #unanswered(err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err);
+    // A question refused at once because the connection is down says only that; the connection's error says why.
+    const message = this.#client.status !== 'ready' && this.#connectionError !== null ? this.#connectionError : err instanceof Error ? err.message : String(err);
     this.#lastError = message;
     if (this.#state !== 'shared') return;
     this.#state = this.#fallback();

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import readline from 'node:readline';
 import YAML from 'yaml';
+import { loadGatewayConfig } from '../src/config/load.js';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort, request, serve, until } from './helpers/http.js';
@@ -104,14 +105,14 @@ else {
     t.equal((await put(g, 'a.txt')).status, 201);
   });
 
-  t.test('a huge ledger.timeout with Redis down at start: the gateway still starts promptly', { todo: 'bug: open-ledger.ts waits max(ledger.timeout, 1 s) for Redis before the gateway listens' }, async (t) => {
+  t.test('Redis down at start: the gateway still listens promptly, whatever ledger.timeout says', async (t) => {
     const port = await freePort(); // nothing listens
     const origin = await startTestOrigin();
     t.teardown(() => origin.close());
     const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-review-'));
     t.teardown(() => rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, 'gateway.yaml');
-    writeFileSync(file, YAML.stringify({ listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, origins: [{ name: 'files', url: origin.url }], routes: [{ origin: 'files' }], ledger: { backend: 'redis', url: `redis://127.0.0.1:${port}`, timeout: '1h' } }));
+    writeFileSync(file, YAML.stringify({ listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, origins: [{ name: 'files', url: origin.url }], routes: [{ origin: 'files' }], ledger: { backend: 'redis', url: `redis://127.0.0.1:${port}`, timeout: '50s', leaseTime: '60s' } }));
     const child = spawn(process.execPath, [CLI, 'proxy', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
     t.teardown(() => void child.kill('SIGKILL'));
     const listening = new Promise<boolean>((resolve) => {
@@ -121,23 +122,13 @@ else {
     t.ok(await listening, 'the gateway listened within 5 s');
   });
 
-  t.test('a huge ledger.timeout with Redis paused: a write is not held for the timeout', { todo: 'bug: no bound on ledger.timeout (cross-check.ts): a write waits as long as it says, longer than leaseTime' }, async (t) => {
-    const redis = await startRedis(t);
-    const g = await gatewayWith(t, { url: redis.url, timeout: '1h', leaseTime: '2s' });
-    await until(async () => (await ledgerOf(g)).state === 'shared', 'the shared ledger');
-    t.equal((await put(g, 'before.txt')).status, 201);
-    redis.pause();
-    t.teardown(() => redis.resume());
-    const w = await Promise.race([put(g, 'a.txt').catch(() => null), new Promise<null>((r) => setTimeout(r, 8000, null))]);
-    t.ok(w !== null, `the write was answered within 8 s (${w === null ? 'still waiting' : `${w.status} in ${w.ms} ms`})`);
-  });
-
-  t.test('ledger.timeout past 2^31 ms (setTimeout overflows to 1 ms): Redis that answers is still used', { todo: 'bug: schema.ts accepts any duration; ioredis commandTimeout of 30d is a 1 ms setTimeout (TimeoutOverflowWarning), so questions time out at random' }, async (t) => {
-    const redis = await startRedis(t);
-    const g = await gatewayWith(t, { url: redis.url, timeout: '30d' });
-    await until(async () => (await ledgerOf(g)).state === 'shared', 'the shared ledger', 3000).catch(() => undefined);
-    const ledger = await ledgerOf(g);
-    t.equal(ledger.state, 'shared', `state ${ledger.state} (${ledger.lastError})`);
-    t.equal((await put(g, 'a.txt')).status, 201);
+  t.test('ledger.timeout at or past the lease time, and a lease past a day (past Node’s timer range), are refused with their key', async (t) => {
+    const check = (ledger: Record<string, unknown>) => {
+      const loaded = loadGatewayConfig({ file: null, env: {}, values: { origins: [{ name: 'files', url: 'http://127.0.0.1:9' }], routes: [{ origin: 'files' }], ledger: { backend: 'redis', url: 'redis://127.0.0.1:6379', ...ledger } } });
+      return loaded.ok ? [] : loaded.problems;
+    };
+    t.match(check({ timeout: '1h' }), [/^ledger\.timeout: must be below ledger\.leaseTime \(10000 ms\), got 3600000 ms/]);
+    t.match(check({ timeout: '30d', leaseTime: '30d' }), [/^ledger\.leaseTime: at most a day/, /^ledger\.timeout: must be below ledger\.leaseTime/]);
+    t.same(check({ timeout: '2s', leaseTime: '10s' }), [], 'a timeout below the lease is fine');
   });
 }

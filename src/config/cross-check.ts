@@ -100,8 +100,15 @@ export function crossCheck(config: CheckedConfig, broken: (key: string) => boole
   return problems;
 }
 
+/** A lease longer than this keeps a crashed replica's room for longer than anyone waits (and past Node's timer range). */
+const LONGEST_LEASE_MS = 24 * 3600 * 1000;
+
 function ledgerProblems(ledger: GatewayConfig['ledger']): string[] {
   const problems: string[] = [];
+  if (ledger.leaseTime > LONGEST_LEASE_MS) problems.push(`ledger.leaseTime: at most a day (24h), got ${ledger.leaseTime} ms`);
+  if (ledger.timeout >= ledger.leaseTime) {
+    problems.push(`ledger.timeout: must be below ledger.leaseTime (${ledger.leaseTime} ms), got ${ledger.timeout} ms: a question to Redis may not outlast the lease it renews`);
+  }
   if (ledger.backend === 'redis' && ledger.url === '' && ledger.sentinel.name === '') {
     problems.push('ledger.url: the redis backend needs the Redis URL, like redis://127.0.0.1:6379/0 (or ledger.sentinel)');
   }

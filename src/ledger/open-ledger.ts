@@ -3,6 +3,8 @@ import type { Logger } from '../log/log.js';
 import type { Ledger } from './ledger.js';
 import { MemoryLedger } from './memory-ledger.js';
 
+const STARTUP_WAIT_MS = 1000;
+
 /**
  * The ledger `ledger.backend` names. Redis' client is loaded only when it
  * is used. `keepMs` is how long what other replicas wrote must count:
@@ -20,7 +22,8 @@ export async function openLedger(config: GatewayConfig['ledger'], keepMs: () => 
     keepMs,
     logger,
   });
-  if (!(await ledger.connected(Math.max(config.timeout, 1000)))) {
+  // A moment for the first connection, never the whole timeout: a gateway whose Redis is down starts and judges by onUnavailable.
+  if (!(await ledger.connected(STARTUP_WAIT_MS))) {
     logger.warn({ msg: `ledger: Redis does not answer yet (${ledger.describe().lastError}); writes are ${config.onUnavailable === 'local' ? 'judged by this gateway alone' : 'refused with 503'} until it does` });
   }
   return ledger;

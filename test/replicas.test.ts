@@ -1,11 +1,12 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import http from 'node:http';
 import { readdirSync, rmSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { apacheInstalled, startApache } from './helpers/apache.js';
 import { request, until } from './helpers/http.js';
-import { spawnGateway, type GatewayProcess } from './helpers/process.js';
-import { redisUnavailable, startRedis, type RedisServer } from './helpers/redis.js';
+import { redisUnavailable, startRedis } from './helpers/redis.js';
+import { freshSnapshots, replicas, statusOf } from './helpers/replicas.js';
+import { problemOf, writeBody, type Outcome } from './helpers/upload.js';
 import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
 
 // Replicas: two `headroom proxy` processes, one Redis ledger, one Apache on
@@ -16,12 +17,6 @@ const MiB = 1024 * 1024;
 const RESERVE = MiB;
 const skip = redisUnavailable();
 
-interface Outcome {
-  readonly status: number;
-  readonly problem: string | null;
-  readonly bytes: number;
-}
-
 /** A PUT of `bytes`, with Content-Length or chunked in 64 KiB writes; resolves with the answer, whatever it is. */
 function upload(url: string, bytes: number, chunked: boolean): Promise<Outcome> {
   return new Promise((resolve, reject) => {
@@ -29,62 +24,12 @@ function upload(url: string, bytes: number, chunked: boolean): Promise<Outcome> 
     req.on('response', (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => {
-        const problem = res.headers['content-type'] === 'application/problem+json' ? (JSON.parse(Buffer.concat(parts).toString()) as { error: string }).error : null;
-        resolve({ status: res.statusCode!, problem, bytes });
-      });
+      res.on('end', () => resolve({ status: res.statusCode!, problem: problemOf(res, Buffer.concat(parts)), bytes }));
     });
     // A refused upload's connection may close while its body is still being written.
     req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' || err.code === 'EPIPE' ? undefined : reject(err)));
-    const chunk = Buffer.alloc(64 * 1024, 7);
-    let sent = 0;
-    const more = (): void => {
-      while (sent < bytes) {
-        const n = Math.min(chunk.length, bytes - sent);
-        sent += n;
-        if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void req.once('drain', more);
-      }
-      req.end();
-    };
-    more();
+    writeBody(req, bytes);
   });
-}
-
-async function replicas(t: Test, redis: RedisServer, volume: string, apacheUrl: string, ledger: Record<string, unknown> = {}, { count = 2, workers = 1 } = {}): Promise<GatewayProcess[]> {
-  const started: GatewayProcess[] = [];
-  for (let i = 0; i < count; i++) {
-    const gateway = await spawnGateway({
-      listen: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0 },
-      via: { pseudonym: `replica-${i}` },
-      origins: [{ name: 'dav', url: apacheUrl, headroom: { local: { paths: [volume], interval: '100ms' } } }],
-      routes: [{ origin: 'dav' }],
-      policy: { reserve: '1MiB' },
-      ledger: { backend: 'redis', url: redis.url, ...ledger },
-      workers,
-      log: { level: 'info' },
-    });
-    t.teardown(() => gateway.kill());
-    started.push(gateway);
-  }
-  for (const g of started) await until(async () => (await status(g)).origins[0]?.volumes[0]?.fresh === true, 'a fresh snapshot');
-  return started;
-}
-
-interface Status {
-  reservedBytes: number;
-  ledger: { state: string };
-  origins: Array<{ volumes: Array<{ fresh: boolean; snapshotAgeMs: number; reservedBytes: number }> }>;
-}
-
-async function status(gateway: GatewayProcess): Promise<Status> {
-  return JSON.parse((await request(`${gateway.adminUrl}/status`)).body.toString()) as Status;
-}
-
-/** Waits until every replica holds a snapshot measured after now. */
-async function freshSnapshots(gateways: readonly GatewayProcess[]): Promise<void> {
-  const after = Date.now();
-  for (const g of gateways) await until(async () => Date.now() - (await status(g)).origins[0]!.volumes[0]!.snapshotAgeMs > after, 'a snapshot taken after now');
 }
 
 const usableRoom = (dir: string): number => {
@@ -121,7 +66,7 @@ else {
       t.ok(admitted.length > 0 && outcomes.some((o) => o.problem === 'insufficient_storage'), `round ${round}: some admitted, some refused by the gateway`);
       t.ok(outcomes.every((o) => o.status === 201 || o.status === 204 || o.problem === 'insufficient_storage'), `round ${round}: nothing else (${[...new Set(outcomes.map((o) => o.problem ?? o.status))].join(', ')})`);
     }
-    for (const g of gateways) await until(async () => (await status(g)).reservedBytes === 0, 'reservations to return to 0');
+    for (const g of gateways) await until(async () => (await statusOf(g)).reservedBytes === 0, 'reservations to return to 0');
   });
 
   withTmpfs(t, 'workers: 2 on one Redis: every worker asks the shared ledger — 32 concurrent uploads, two rounds, no 507 from Apache, nothing left reserved', async (t) => {
@@ -156,12 +101,12 @@ else {
     const stalled = http.request(`${a!.url}/stalled.bin`, { method: 'PUT', agent: false, headers: { 'content-length': String(12 * MiB) } });
     stalled.on('error', () => undefined);
     stalled.write(Buffer.alloc(64 * 1024));
-    await until(async () => (await status(b!)).reservedBytes >= 12 * MiB, 'B to see A’s reservation');
+    await until(async () => (await statusOf(b!)).reservedBytes >= 12 * MiB, 'B to see A’s reservation');
     const refused = await upload(`${b!.url}/waiting.bin`, 8 * MiB, false);
     t.equal(refused.problem, 'insufficient_storage', 'while A holds the room, B refuses');
     a!.kill();
     const killedAt = Date.now();
-    await until(async () => (await status(b!)).reservedBytes === 0, 'A’s lease to be gone', 5000);
+    await until(async () => (await statusOf(b!)).reservedBytes === 0, 'A’s lease to be gone', 5000);
     const gone = Date.now() - killedAt;
     t.ok(gone < 1000 + 1000, `A’s lease was gone ${gone} ms after kill -9 (lease time 1 s, and one renewal)`);
     await freshSnapshots([b!]);
@@ -198,7 +143,7 @@ else {
       t.match(metrics, /^headroom_ledger_shared 0$/m, 'the metric says the shared ledger is not in use');
       await redis.start();
       const back = Date.now();
-      for (const g of [a!, b!]) await until(async () => (await status(g)).ledger.state === 'shared', 'the shared ledger again', 3000);
+      for (const g of [a!, b!]) await until(async () => (await statusOf(g)).ledger.state === 'shared', 'the shared ledger again', 3000);
       t.ok(Date.now() - back < 1000, 'within one lease period of Redis being back');
       t.equal((await upload(`${b!.url}/after.bin`, MiB, false)).status, 201, 'writes are judged by the shared ledger again');
       const said = (): string => a!.lines.map((l) => String(l.msg)).join('\n');

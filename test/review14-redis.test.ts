@@ -3,8 +3,9 @@ import http from 'node:http';
 import { readdirSync, rmSync, statfsSync } from 'node:fs';
 import path from 'node:path';
 import { apacheInstalled, startApache } from './helpers/apache.js';
-import { request, until } from './helpers/http.js';
-import { spawnGateway, type GatewayProcess } from './helpers/process.js';
+import { until } from './helpers/http.js';
+import { replicas, statusOf } from './helpers/replicas.js';
+import { problemOf, type Outcome } from './helpers/upload.js';
 import { redisUnavailable, startRedis, type RedisServer } from './helpers/redis.js';
 import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
 
@@ -15,12 +16,6 @@ import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
 const MiB = 1024 * 1024;
 const RESERVE = MiB;
 const skip = redisUnavailable();
-
-interface Outcome {
-  readonly status: number;
-  readonly problem: string | null;
-  readonly bytes: number;
-}
 
 /**
  * A chunked PUT paced in `piece`-byte writes every `everyMs`; `abortAfter`
@@ -41,7 +36,7 @@ function paced(url: string, bytes: number, { piece = 64 * 1024, everyMs = 10, ab
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
       res.on('end', () => {
-        const problem = res.headers['content-type'] === 'application/problem+json' ? (JSON.parse(Buffer.concat(parts).toString()) as { error: string }).error : null;
+        const problem = problemOf(res, Buffer.concat(parts));
         finish({ status: res.statusCode!, problem, bytes });
       });
       res.on('error', () => finish({ status: res.statusCode!, problem: null, bytes }));
@@ -62,36 +57,6 @@ function paced(url: string, bytes: number, { piece = 64 * 1024, everyMs = 10, ab
       req.write(Buffer.alloc(n, 7));
     }, everyMs);
   });
-}
-
-async function replicas(t: Test, redis: RedisServer, volume: string, apacheUrl: string, ledger: Record<string, unknown>, count = 2): Promise<GatewayProcess[]> {
-  const started: GatewayProcess[] = [];
-  for (let i = 0; i < count; i++) {
-    const gateway = await spawnGateway({
-      listen: { host: '127.0.0.1', port: 0 },
-      admin: { host: '127.0.0.1', port: 0 },
-      via: { pseudonym: `replica-${i}` },
-      origins: [{ name: 'dav', url: apacheUrl, headroom: { local: { paths: [volume], interval: '100ms' } } }],
-      routes: [{ origin: 'dav' }],
-      policy: { reserve: '1MiB' },
-      ledger: { backend: 'redis', url: redis.url, ...ledger },
-      log: { level: 'info' },
-    });
-    t.teardown(() => gateway.kill());
-    started.push(gateway);
-  }
-  for (const g of started) await until(async () => (await status(g)).origins[0]?.volumes[0]?.fresh === true, 'a fresh snapshot');
-  return started;
-}
-
-interface Status {
-  reservedBytes: number;
-  ledger: { state: string; lastError: string | null };
-  origins: Array<{ volumes: Array<{ fresh: boolean; snapshotAgeMs: number; reservedBytes: number }> }>;
-}
-
-async function status(gateway: GatewayProcess): Promise<Status> {
-  return JSON.parse((await request(`${gateway.adminUrl}/status`)).body.toString()) as Status;
 }
 
 const usableRoom = (dir: string): number => {
@@ -140,7 +105,7 @@ else {
         const room = usableRoom(volume);
         // 12 paced chunked uploads of 1.5 MiB (18 MiB asked of ~15 MiB usable), ~1.2 s each.
         const uploads = Array.from({ length: 12 }, (_, i) => paced(`${gateways[i % 2]!.url}/p${i}.bin`, 1.5 * MiB, { piece: 16 * 1024, everyMs: 10 }));
-        await until(async () => (await status(gateways[0]!)).reservedBytes > 0, 'uploads to hold room');
+        await until(async () => (await statusOf(gateways[0]!)).reservedBytes > 0, 'uploads to hold room');
         redis.pause();
         await new Promise((r) => setTimeout(r, pauseMs)); // the fault's length, not synchronisation
         redis.resume();
@@ -149,16 +114,16 @@ else {
         t.equal(outcomes.filter((o) => o.status === 507 && o.problem === null).length, 0, 'Apache never answered 507');
         if (onUnavailable === 'reject') t.ok(admitted.reduce((s, o) => s + o.bytes, 0) <= room, `${admitted.length} admitted within the room`);
         t.ok(outcomes.every((o) => o.status !== 0 && o.status !== 500 && o.status !== 502), `every upload answered (${[...new Set(outcomes.map((o) => o.problem ?? o.status))].join(', ')})`);
-        for (const g of gateways) await until(async () => (await status(g)).ledger.state === 'shared', 'the shared ledger again', 5000);
+        for (const g of gateways) await until(async () => (await statusOf(g)).ledger.state === 'shared', 'the shared ledger again', 5000);
         await bookEmpty(t, redis, volume, 'the book after the uploads');
-        for (const g of gateways) await until(async () => (await status(g)).reservedBytes === 0, 'every replica at 0 reserved', 5000);
+        for (const g of gateways) await until(async () => (await statusOf(g)).reservedBytes === 0, 'every replica at 0 reserved', 5000);
         // Nothing held for ever: a fresh upload of most of the room is admitted.
         empty(volume);
         // Past the written records' time buckets: a snapshot taken well after the last release.
         const quiet = Date.now();
-        await until(async () => Date.now() - (await status(gateways[1]!)).origins[0]!.volumes[0]!.snapshotAgeMs > quiet + 600, 'a snapshot taken after the records');
+        await until(async () => Date.now() - (await statusOf(gateways[1]!)).origins[0]!.volumes[0]!.snapshotAgeMs > quiet + 600, 'a snapshot taken after the records');
         const after = await paced(`${gateways[1]!.url}/after.bin`, 12 * MiB, { piece: 256 * 1024, everyMs: 1 });
-        t.equal(after.status, 201, `the room is all free again (${after.problem ?? 'no problem body'}; status ${JSON.stringify((await status(gateways[1]!)).origins[0]!.volumes[0])}, book ${JSON.stringify(await book(redis, volume))}, written ${await redis.cli('HGETALL', `headroom:{${encodeURIComponent(`dav\u0000${volume}`)}}:written`)})`);
+        t.equal(after.status, 201, `the room is all free again (${after.problem ?? 'no problem body'}; status ${JSON.stringify((await statusOf(gateways[1]!)).origins[0]!.volumes[0])}, book ${JSON.stringify(await book(redis, volume))}, written ${await redis.cli('HGETALL', `headroom:{${encodeURIComponent(`dav\u0000${volume}`)}}:written`)})`);
       });
     }
   }
@@ -171,7 +136,7 @@ else {
     const [a, b] = await replicas(t, redis, volume, apache.url, { leaseTime: '1s', timeout: '100ms' });
     empty(volume);
     const uploads = Array.from({ length: 8 }, (_, i) => paced(`${(i % 2 ? b : a)!.url}/s${i}.bin`, MiB, { piece: 16 * 1024, everyMs: 10 }));
-    await until(async () => (await status(a!)).reservedBytes > 0, 'uploads to hold room');
+    await until(async () => (await statusOf(a!)).reservedBytes > 0, 'uploads to hold room');
     // SIGSTOP of A: its renewals stop, its leases expire in Redis while its clients keep sending.
     a!.child.kill('SIGSTOP');
     await new Promise((r) => setTimeout(r, 2500)); // longer than the lease: the fault's length
@@ -180,7 +145,7 @@ else {
     t.ok(outcomes.every((o) => o.status !== 0), `every upload answered (${outcomes.map((o) => o.problem ?? o.status).join(', ')})`);
     t.equal(outcomes.filter((o) => o.status === 507 && o.problem === null).length, 0, 'Apache never answered 507');
     await bookEmpty(t, redis, volume, 'the book after recovery');
-    for (const g of [a!, b!]) await until(async () => (await status(g)).reservedBytes === 0, 'every replica at 0 reserved', 5000);
+    for (const g of [a!, b!]) await until(async () => (await statusOf(g)).reservedBytes === 0, 'every replica at 0 reserved', 5000);
   });
 
   withTmpfs(t, 'many small chunked uploads aborted mid-stream (release racing grow and renew): the book returns to exactly 0', async (t) => {
@@ -198,6 +163,6 @@ else {
       );
     }
     await bookEmpty(t, redis, volume, 'the book after 160 aborted uploads');
-    for (const g of gateways) await until(async () => (await status(g)).reservedBytes === 0, 'every replica at 0 reserved', 5000);
+    for (const g of gateways) await until(async () => (await statusOf(g)).reservedBytes === 0, 'every replica at 0 reserved', 5000);
   });
 }

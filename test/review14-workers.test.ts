@@ -7,6 +7,7 @@ import { freePort, request, until } from './helpers/http.js';
 import { apacheInstalled, startApache } from './helpers/apache.js';
 import { spawnGateway, type GatewayProcess } from './helpers/process.js';
 import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
+import { writeBody } from './helpers/upload.js';
 
 // Review of `workers: 2` under faults: the primary killed, workers killed
 // mid-upload again and again, reloads during uploads.
@@ -48,16 +49,7 @@ function upload(url: string, bytes: number, chunked: boolean, hungMs = 15_000): 
     });
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, error: err.code ?? err.message }));
     req.on('close', () => clearTimeout(hung));
-    let sent = 0;
-    const write = (): void => {
-      while (sent < bytes) {
-        const n = Math.min(64 * 1024, bytes - sent);
-        sent += n;
-        if (!req.write(Buffer.alloc(n, 7))) return void req.once('drain', write);
-      }
-      req.end();
-    };
-    write();
+    writeBody(req, bytes);
   });
 }
 

@@ -8,6 +8,7 @@ import { apacheInstalled, startApache } from './helpers/apache.js';
 import { startTestOrigin } from './helpers/origin.js';
 import { spawnGateway, type GatewayProcess } from './helpers/process.js';
 import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
+import { writeBody } from './helpers/upload.js';
 
 // `headroom proxy` with `workers: 2`, as a user runs it: a primary and two
 // workers on one port (docs/workers.md).
@@ -70,16 +71,7 @@ function upload(url: string, bytes: number, chunked: boolean): Promise<{ status:
       res.on('end', () => resolve({ status: res.statusCode!, server: String(res.headers.server ?? '') }));
     });
     req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: 0, server: undefined, error: err.code ?? err.message }));
-    let sent = 0;
-    const write = (): void => {
-      while (sent < bytes) {
-        const n = Math.min(64 * 1024, bytes - sent);
-        sent += n;
-        if (!req.write(Buffer.alloc(n, 7))) return void req.once('drain', write);
-      }
-      req.end();
-    };
-    write();
+    writeBody(req, bytes);
   });
 }
 

@@ -67,6 +67,16 @@ t.test('a missing file is one clear line', async (t) => {
   t.equal(run.stderr, '/nonexistent/headroom.yaml: cannot read the file (ENOENT)\n');
 });
 
+t.test('policy.reserve as a bare number of bytes, as YAML writes it, is a size', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-config-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'gateway.yaml');
+  writeFileSync(file, 'origins: [{ name: files, url: "http://127.0.0.1:8000" }]\nroutes: [{ origin: files }]\npolicy: { reserve: 1048576 }\n');
+  const run = headroom(['check-config', file]);
+  t.equal(run.code, 0, run.stderr);
+  t.same((YAML.parse(run.stdout) as { policy: { reserve: unknown } }).policy.reserve, { bytes: 1048576 }, 'bytes, not a share merged with the default');
+});
+
 t.test('flags override the environment, which overrides the file; JSON files work', async (t) => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-config-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -35,7 +35,8 @@ export function checkStructure(schema: object, data: Record<string, unknown>, pr
     } else if (isMapping(value) && (node as { format?: unknown }).format !== 'optional-object') {
       problems.push(`${at}: ${expectation(node)}, got ${JSON.stringify(value)}`);
     } else {
-      cleaned[key] = value;
+      // Convict coerces only text; its default for a size-or-share is a mapping, which a number would not replace.
+      cleaned[key] = typeof value === 'number' && (node as { format?: unknown }).format === 'size-or-share' ? String(value) : value;
     }
   }
   return { problems, cleaned };

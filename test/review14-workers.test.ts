@@ -66,7 +66,7 @@ async function group(t: Test, volume: string, apacheUrl: string): Promise<Gatewa
   });
   t.teardown(() => {
     for (const pid of childrenOf(g.child.pid!)) if (alive(pid)) process.kill(pid, 'SIGKILL');
-    g.kill();
+    return g.kill();
   });
   await until(async () => ((JSON.parse((await request(`${g.adminUrl}/status`)).body.toString()) as { origins: Array<{ volumes: Array<{ fresh: boolean }> }> }).origins[0]?.volumes[0]?.fresh ?? false) === true, 'a fresh snapshot');
   return g;

@@ -16,7 +16,9 @@ const BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 
 export class HttpMetrics {
   readonly #server: Histogram;
   readonly #client: Histogram;
-  readonly #sets = new Map<string, Attributes>();
+  /** Attribute sets by route (or origin) name, then status, then method: no key is built per request. */
+  readonly #serverSets: Sets = new Map();
+  readonly #clientSets: Sets = new Map();
 
   constructor(meter: Meter) {
     this.#server = meter.createHistogram('http.server.request.duration', { description: 'Duration of HTTP server requests', unit: 's', advice: { explicitBucketBoundaries: BUCKETS } });
@@ -27,12 +29,14 @@ export class HttpMetrics {
   served(exchange: Exchange, status: number): void {
     const method = methodOf(exchange.req.method);
     const route = exchange.route?.pathPrefix ?? '';
-    const key = `s ${method} ${status} ${route}`;
-    let attributes = this.#sets.get(key);
-    if (!attributes) {
-      attributes = { 'http.request.method': method, 'http.response.status_code': status, ...(route ? { 'http.route': route } : {}), ...(status >= 500 ? { 'error.type': String(status) } : {}) };
-      this.#sets.set(key, attributes);
-    }
+    const attributes =
+      setOf(this.#serverSets, route, status, method) ??
+      keep(this.#serverSets, route, status, method, {
+        'http.request.method': method,
+        'http.response.status_code': status,
+        ...(route ? { 'http.route': route } : {}),
+        ...(status >= 500 ? { 'error.type': String(status) } : {}),
+      });
     this.#server.record((performance.now() - exchange.startedAt) / 1000, attributes);
   }
 
@@ -40,14 +44,32 @@ export class HttpMetrics {
   answered(exchange: Exchange, status: number): void {
     const method = methodOf(exchange.req.method);
     const origin = exchange.route!.origin;
-    const key = `c ${method} ${status} ${origin.name}`;
-    let attributes = this.#sets.get(key);
-    if (!attributes) {
-      attributes = { 'http.request.method': method, 'http.response.status_code': status, 'server.address': origin.target.hostname ?? '', 'server.port': Number(origin.target.port), 'headroom.origin': origin.name };
-      this.#sets.set(key, attributes);
-    }
+    const attributes =
+      setOf(this.#clientSets, origin.name, status, method) ??
+      keep(this.#clientSets, origin.name, status, method, {
+        'http.request.method': method,
+        'http.response.status_code': status,
+        'server.address': origin.target.hostname ?? '',
+        'server.port': Number(origin.target.port),
+        'headroom.origin': origin.name,
+      });
     this.#client.record(exchange.upstreamMs! / 1000, attributes);
   }
+}
+
+type Sets = Map<string, Map<number, Map<string, Attributes>>>;
+
+function setOf(sets: Sets, name: string, status: number, method: string): Attributes | undefined {
+  return sets.get(name)?.get(status)?.get(method);
+}
+
+function keep(sets: Sets, name: string, status: number, method: string, attributes: Attributes): Attributes {
+  let byStatus = sets.get(name);
+  if (!byStatus) sets.set(name, (byStatus = new Map()));
+  let byMethod = byStatus.get(status);
+  if (!byMethod) byStatus.set(status, (byMethod = new Map()));
+  byMethod.set(method, attributes);
+  return attributes;
 }
 
 function methodOf(method: string | undefined): string {

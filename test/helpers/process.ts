@@ -22,7 +22,8 @@ export interface GatewayProcess {
   readonly otherLines: string[];
   /** Resolves with the exit code. */
   readonly exited: Promise<number | null>;
-  kill(): void;
+  /** SIGKILL; resolves once it exited and its config dir is gone (a teardown that returns it waits for both). */
+  kill(): Promise<void>;
 }
 
 /** How the gateway's process is started. */
@@ -66,7 +67,10 @@ export async function spawnGateway(config: Record<string, unknown>, { nodeArgs =
     setTimeout(() => reject(new Error('the gateway did not log "gateway listening" within 10 s (is log.level above info?)')), 10_000).unref();
   });
   const port = await listening;
-  return { child, file, port, adminUrl, url: `http://127.0.0.1:${port}`, lines, otherLines, exited, kill: () => child.kill('SIGKILL') };
+  return { child, file, port, adminUrl, url: `http://127.0.0.1:${port}`, lines, otherLines, exited, kill: () => {
+    child.kill('SIGKILL');
+    return exited.then(() => undefined);
+  } };
 }
 
 /** VmRSS and VmHWM (peak) of a process, in bytes. */

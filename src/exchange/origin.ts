@@ -4,6 +4,7 @@ import type { Url } from 'node:url';
 import type { OriginConfig } from '../config/types.js';
 import { OriginHealth } from '../headroom/origin-health.js';
 import { SourceStatus } from '../headroom/source-status.js';
+import { unbracketed } from '../http/host.js';
 
 /** An origin as the proxy uses it: its parsed target and its own keep-alive pool. */
 export interface Origin {
@@ -57,7 +58,7 @@ export function createOrigin(config: OriginConfig, previous: Origin | null = nul
     address: `${url.hostname}:${url.port || (secure ? '443' : '80')}`,
     target: {
       protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+      hostname: unbracketed(url.hostname),
       port: url.port || (secure ? '443' : '80'),
       path: url.pathname === '/' ? '' : url.pathname,
     },

@@ -7,6 +7,7 @@ import { ClockOffset } from './clock-offset.js';
 import type { GrowAnswer, Ledger, LedgerStatus, Reservation, ReserveAnswer, ReserveRequest, Written } from './ledger.js';
 import { growScript, releaseScript, renewScript, reserveScript, VOLUME_KEYS } from './lease-script.js';
 import { MemoryLedger } from './memory-ledger.js';
+import { unbracketed } from '../http/host.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -379,11 +380,6 @@ function bound(room: number): number {
   return room === Infinity ? -1 : Math.max(0, Math.floor(room));
 }
 
-/** The URL's host without the brackets of an IPv6 address. */
-function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[(.*)\]$/, '$1');
-}
-
 function clientOptions(options: RedisLedgerOptions): RedisOptions {
   const url = new URL(options.url);
   const common: RedisOptions = {
@@ -398,15 +394,15 @@ function clientOptions(options: RedisLedgerOptions): RedisOptions {
     password: url.password ? decodeURIComponent(url.password) : undefined,
     db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0,
     // Verified against the system's CAs (and NODE_EXTRA_CA_CERTS); SNI only for a name, never an address.
-    tls: url.protocol === 'rediss:' ? (isIP(hostOf(url)) ? {} : { servername: url.hostname }) : undefined,
+    tls: url.protocol === 'rediss:' ? (isIP(unbracketed(url.hostname)) ? {} : { servername: url.hostname }) : undefined,
   };
-  if (options.sentinel.name === '') return { ...common, host: hostOf(url), port: url.port ? Number(url.port) : 6379 };
+  if (options.sentinel.name === '') return { ...common, host: unbracketed(url.hostname), port: url.port ? Number(url.port) : 6379 };
   return {
     ...common,
     name: options.sentinel.name,
     sentinels: options.sentinel.addresses.map((address) => {
       const at = address.lastIndexOf(':');
-      return { host: address.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(address.slice(at + 1)) };
+      return { host: unbracketed(address.slice(0, at)), port: Number(address.slice(at + 1)) };
     }),
     sentinelPassword: common.password,
     enableTLSForSentinelMode: url.protocol === 'rediss:',

@@ -3,6 +3,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Tr
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Exchange } from '../exchange/exchange.js';
 import type { HeaderSink } from '../http/header-sink.js';
+import { unbracketed } from '../http/host.js';
 
 const propagator = new W3CTraceContextPropagator();
 const getter: TextMapGetter<IncomingMessage['headers']> = {
@@ -139,5 +140,5 @@ export function decisionAttributes(exchange: Exchange): Attributes | null {
 export function hostAndPort(host: string): { host: string; port: number | undefined } {
   const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
   if (!m) return { host: '', port: undefined };
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: m[2] === undefined ? undefined : Number(m[2]) };
+  return { host: unbracketed(m[1]!), port: m[2] === undefined ? undefined : Number(m[2]) };
 }

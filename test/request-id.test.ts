@@ -1,6 +1,6 @@
 import t from 'tap';
 import { gatewayFor } from './helpers/gateway.js';
-import { request } from './helpers/http.js';
+import { rawExchange, request } from './helpers/http.js';
 import { otlpReceiver } from './helpers/otlp-receiver.js';
 import { startRawOrigin } from './helpers/raw-origin.js';
 
@@ -32,4 +32,14 @@ t.test('a request without X-Request-ID reaches the origin with one; the access l
   t.same(access.map((l) => l.requestId), sent.map((s) => s[0]), 'the access lines carry the ids the origin got');
   const servers = receiver.spans.filter((s) => s.kind === 2);
   t.same(servers.map((s) => s.attributes['http.request.header.x-request-id']).sort(), sent.map((s) => s[0]).sort(), 'so do the spans');
+});
+
+t.test('on a raw socket: two X-Request-ID lines reach the origin as one new id, never both', async (t) => {
+  const origin = await startRawOrigin();
+  t.teardown(() => origin.close());
+  const gateway = await gatewayFor(t, origin.url);
+  await rawExchange(gateway.port, 'GET /a HTTP/1.1\r\nHost: files\r\nX-Request-ID: first\r\nX-Request-ID: second\r\nConnection: close\r\n\r\n');
+  const fields = origin.requests[0]!.fields.filter(([name]) => name.toLowerCase() === 'x-request-id');
+  t.equal(fields.length, 1, 'one field line');
+  t.match(fields[0]![1], UUID, 'a new id: which of the two was meant is not the gateway’s guess');
 });

@@ -5,7 +5,7 @@ import type { GatewayConfig } from './types.js';
 const PLACEHOLDER = /^(change[-_ .]?me|change[-_ .]?it|replace[-_ .]?(me|with.*)|secret|password|passwd|token|test|example|todo|x+|your[-_ .].*|<.*>|\$\{.*\})$/i;
 
 /** A listener's host that only this machine reaches. */
-export function isLoopbackHost(host: string): boolean {
+function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^(::ffff:)?127\./i.test(host);
 }
 

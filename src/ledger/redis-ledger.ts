@@ -36,7 +36,7 @@ export interface RedisLedgerOptions {
 }
 
 /** Whether writes are judged by the shared ledger now, by this process alone, or refused. */
-export type LedgerState = 'shared' | 'local' | 'unavailable';
+type LedgerState = 'shared' | 'local' | 'unavailable';
 
 /**
  * Reservations shared by every gateway (replica) on one Redis, as leases

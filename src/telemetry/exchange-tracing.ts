@@ -137,7 +137,7 @@ export function decisionAttributes(exchange: Exchange): Attributes | null {
 }
 
 /** A Host header's name (an IPv6 address without its brackets) and port. */
-export function hostAndPort(host: string): { host: string; port: number | undefined } {
+function hostAndPort(host: string): { host: string; port: number | undefined } {
   const m = /^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/.exec(host);
   if (!m) return { host: '', port: undefined };
   return { host: unbracketed(m[1]!), port: m[2] === undefined ? undefined : Number(m[2]) };

@@ -66,6 +66,8 @@ export class RedisLedger implements Ledger {
   #lastError: string | null = 'not connected yet';
   /** The connection's own failure (refused, NOAUTH, not Redis) while it is not ready: why questions fail at once. */
   #connectionError: string | null = null;
+  /** Redis answered on this connection at least once: a connection closed later is Redis going away, not a server that is not Redis. */
+  #everReady = false;
   #renewing: Promise<void> | null = null;
   #sequence = 0;
   /** Times a question went unanswered and writes fell to `onUnavailable`. */
@@ -85,11 +87,16 @@ export class RedisLedger implements Ledger {
       this.#client.defineCommand(name, { numberOfKeys: VOLUME_KEYS, lua });
     }
     this.#client.on('error', (err: Error) => {
-      this.#lastError = err.message; // shown while Redis does not answer: why it does not
-      this.#connectionError = err.message;
+      // A write into a connection the far end closed says less than why it
+      // closed it (a reply that was not Redis', say): the first error stays.
+      if (closedUnder(err.message) && this.#connectionError !== null) return;
+      const message = this.#explained(err.message);
+      this.#lastError = message; // shown while Redis does not answer: why it does not
+      this.#connectionError = message;
       options.logger.debug({ msg: 'ledger: Redis connection error', error: err.message });
     });
     this.#client.on('ready', () => {
+      this.#everReady = true;
       this.#connectionError = null;
       void this.renew();
     });
@@ -212,9 +219,15 @@ export class RedisLedger implements Ledger {
     });
   }
 
+  /** A connection closed under a question before Redis ever answered on it: most likely not a Redis server at all. */
+  #explained(message: string): string {
+    if (this.#everReady || !closedUnder(message)) return message;
+    return `${message}: the server closed the connection; is ${targetOf(this.#options)} a Redis server, and does it take this protocol (TLS or not)?`;
+  }
+
   #unanswered(err: unknown): void {
     // A question refused at once because the connection is down says only that; the connection's error says why.
-    const message = this.#client.status !== 'ready' && this.#connectionError !== null ? this.#connectionError : err instanceof Error ? err.message : String(err);
+    const message = this.#client.status !== 'ready' && this.#connectionError !== null ? this.#connectionError : this.#explained(err instanceof Error ? err.message : String(err));
     this.#lastError = message;
     if (this.#state !== 'shared') return;
     this.#state = this.#fallback();
@@ -378,6 +391,14 @@ function keysOf(volumeKey: string): string[] {
 /** A room for the script: -1 for unbounded. */
 function bound(room: number): number {
   return room === Infinity ? -1 : Math.max(0, Math.floor(room));
+}
+
+/** The far end closed the connection while something was being written or read. */
+const closedUnder = (message: string): boolean => /EPIPE|ECONNRESET/.test(message);
+
+/** Where the ledger's Redis is, for a message: host:port, or the sentinels' master. */
+function targetOf(options: RedisLedgerOptions): string {
+  return options.sentinel.name === '' ? new URL(options.url).host : `the master "${options.sentinel.name}" of ${options.sentinel.addresses.join(', ')}`;
 }
 
 function clientOptions(options: RedisLedgerOptions): RedisOptions {

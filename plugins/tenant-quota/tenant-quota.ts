@@ -165,8 +165,9 @@ export async function startTenantQuota(context: PluginContext, options: TenantQu
             tenants: figures().map(({ room, ...rest }) => ({ tenant: room, ...rest })),
             default: settings.quotas.default,
           });
-          res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-          res.end(`${body}\n`);
+          const text = Buffer.from(`${body}\n`);
+          res.writeHead(200, { 'content-type': 'application/json', 'content-length': text.length, 'cache-control': 'no-store' });
+          res.end(text);
         },
       },
     ],

@@ -29,7 +29,7 @@ export default definePlugin({
     },
     tenantLabels: { doc: 'How many tenants (the first the quota file names) get their own label on metrics and spans; 0: none.', format: 'nat', default: 0 },
   },
-  requiredOptions: ['quotas', 'usage.root'],
+  requiredOptions: ['quotas'],
   async check(options, { configDir }) {
     const problems: string[] = [];
     const pattern = options.tenant.from === 'path' ? pathPatternProblem(options.tenant.path) : null;
@@ -40,7 +40,8 @@ export default definePlugin({
       else await loadKeys(options.tenant.jwt.jwks, configDir).catch((err: Error) => problems.push(`tenant.jwt.jwks: ${err.message}`));
     }
     if (options.usage.staleAfter <= options.usage.interval) problems.push(`usage.staleAfter: ${options.usage.staleAfter} ms must be longer than usage.interval (${options.usage.interval} ms), or figures go stale between measurements`);
-    if (options.usage.root !== '') {
+    if (options.usage.root === '') problems.push('usage.root: missing; this key is required (the directory holding a directory per tenant)');
+    else {
       const root = path.resolve(configDir, options.usage.root);
       const isDir = await stat(root).then((s) => s.isDirectory(), () => false);
       if (!isDir) problems.push(`usage.root: ${root} is not a directory (it holds a directory per tenant)`);

@@ -127,13 +127,16 @@ function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]
 }
 
 function readPlugin(el: unknown, at: string, configDir: string, problems: string[]): PluginConfig | null {
-  const plugin = take(pluginSchema, el, at, required.plugin, problems);
+  // The options are read by the plugin's own schema (resolve-plugins.ts); handed to convict here, a nested mapping in them would be merged into this schema's leaf, and fail.
+  const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const options = isMapping(el) && isMapping(el.options) ? el.options : null;
+  const plugin = take(pluginSchema, options && isMapping(el) ? { ...el, options: {} } : el, at, required.plugin, problems);
   if (plugin === null) return null;
   if (plugin.name === '' && plugin.module === '') {
     problems.push(`${at}.name: missing; name a first-party plugin (tenant-quota, decide), or give module: the file or package that exports one`);
     return null;
   }
-  return { ...plugin, configDir };
+  return { ...plugin, ...(options ? { options } : {}), configDir };
 }
 
 function readRoute(el: unknown, at: string, problems: string[]): RouteConfig | null {

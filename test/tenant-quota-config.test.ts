@@ -62,3 +62,26 @@ t.test('a broken quota file refuses the reload: the running quotas stay; the adm
   );
   t.equal(body.tenants.length, 2);
 });
+
+t.test('metrics by tenant: none named by default; with tenantLabels: 1 the first tenant the file lists, the rest as other', async (t) => {
+  for (const tenantLabels of [0, 1]) {
+    const origin = await startTestOrigin();
+    t.teardown(() => origin.close());
+    for (const tenant of ['alice', 'bob']) mkdirSync(path.join(origin.root, tenant));
+    const config = tenantConfigDir(t, 'default: 1KiB\ntenants:\n  alice: 1KiB\n  bob: 1KiB\n');
+    const { gateway } = await tenantGateway(t, origin.url, config.dir, { quotas: 'quotas.yaml', usage: { root: origin.root }, tenantLabels });
+    const put = (target: string) => request(`${gateway.url}${target}`, { method: 'PUT', headers: { 'content-length': '2000' } }, Buffer.alloc(2000));
+    t.equal((await put('/alice/a.bin')).status, 507);
+    t.equal((await put('/bob/b.bin')).status, 507);
+    const text = (await request(`http://127.0.0.1:${gateway.adminAddress.port}/metrics`)).body.toString();
+    const refusals = text.split('\n').filter((l) => l.startsWith('headroom_tenant_refusals_total'));
+    if (tenantLabels === 0) {
+      t.same(refusals, ['headroom_tenant_refusals_total{error="storage_quota_exceeded"} 2'], 'no tenant named');
+      t.notMatch(text, /headroom_tenant_used_bytes\{/, 'no per-tenant gauges');
+    } else {
+      t.same(refusals.sort(), ['headroom_tenant_refusals_total{error="storage_quota_exceeded",tenant="alice"} 1', 'headroom_tenant_refusals_total{error="storage_quota_exceeded",tenant="other"} 1']);
+      t.match(text, /headroom_tenant_quota_bytes\{tenant="alice"\} 1024/);
+      t.match(text, /headroom_tenant_quota_bytes\{tenant="other"\} 1024/);
+    }
+  }
+});

@@ -21,3 +21,4 @@ export type { Route } from './exchange/route.js';
 export type { Problem } from './http/problem.js';
 export type { GatewayStatus, OriginStatus, VolumeStatus } from './admin/status.js';
 export type { Reason } from './decision/decision.js';
+export { sizeOf } from './config/formats.js';

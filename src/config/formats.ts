@@ -20,6 +20,12 @@ function isSize(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
+/** A size as the configuration writes one (1048576, "512MiB", "10GB"); null when it is not one. */
+export function sizeOf(value: unknown): number | null {
+  const parsed = parseSize(value);
+  return isSize(parsed) ? parsed : null;
+}
+
 function parseShare(value: unknown): unknown {
   if (typeof value !== 'string') return value;
   // Out-of-range shares stay as written so that the problem shows "120%".

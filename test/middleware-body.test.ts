@@ -121,3 +121,11 @@ for (const kind of ['express', 'fastify'] as NodeGatewayKind[]) {
     await until(() => guard.tickets[0]!.ends === 1, 'the ticket to end');
   });
 }
+
+t.test('the package exports both by name (./express, ./fastify), built from plugins/middleware/', async (t) => {
+  // Specifiers in variables: resolved by Node against the package's exports at run time, after the build.
+  const names = ['@headroom-gateway/headroom/express', '@headroom-gateway/headroom/fastify'];
+  const [forExpress, forFastify] = (await Promise.all(names.map((name) => import(name)))) as Array<{ headroom: unknown }>;
+  t.type(forExpress!.headroom, 'function');
+  t.type(forFastify!.headroom, 'function');
+});

@@ -20,11 +20,17 @@ export type NodeGatewayKind = 'express' | 'fastify';
 
 /**
  * An Express app as its users write it: the middleware, then
- * http-proxy-middleware, both under a mount path (`/dav` → the target's `/`).
+ * http-proxy-middleware with an error handler of its own, both under a
+ * mount path (`/dav` → the target's `/`).
  */
 export async function expressGateway(t: Test, guard: MiddlewareGuard, target: string): Promise<NodeGateway> {
   const app = express();
-  app.use('/dav', expressHeadroom({ guard }), createProxyMiddleware({ target, changeOrigin: false }));
+  const proxy = createProxyMiddleware({
+    target,
+    // As http-proxy-middleware's documentation shows an error handler: one that answers, assuming nobody has.
+    on: { error: (_err, _req, res) => void (res as http.ServerResponse).writeHead(502).end('the origin failed') },
+  });
+  app.use('/dav', expressHeadroom({ guard }), proxy);
   const server = http.createServer(app);
   return listening(t, 'express', server, () => {
     server.closeAllConnections();

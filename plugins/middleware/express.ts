@@ -46,6 +46,8 @@ function meterThePipe(guard: MiddlewareGuard, req: Request, res: ServerResponse,
     if (outgoing) abortQuietly(outgoing);
     body.destroy();
   });
+  // A ticket that fails fails the forwarding: the proxy answers it as its own error.
+  body.once('error', (err) => (outgoing as ClientRequest | null)?.destroy(err));
   req.pipe = <T extends NodeJS.WritableStream>(destination: T, pipeOptions?: { end?: boolean }): T => {
     // Once: the request's own pipe from here on.
     delete (req as { pipe?: unknown }).pipe;

@@ -1,18 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { DescribedRequest, Problem, Ticket, Verdict } from '../../src/index.js';
+import type { DescribedRequest, Guard, Problem, Ticket } from '../../src/index.js';
 
-/** What the middleware asks of a guard (`createGuard`'s). */
-export interface MiddlewareGuard {
-  /** Judges a request as the gateway would judge it arriving itself. */
-  check(request: DescribedRequest): Promise<Verdict>;
-  /**
-   * Sends `problem` as the gateway's own answer to `req`, and reads and
-   * discards what of its body still arrives (lingering close), so that a
-   * client still sending reads the answer instead of meeting a reset.
-   */
-  answer(req: IncomingMessage, res: ServerResponse, problem: Problem): void;
-}
+/** What the middleware uses of a guard (`createGuard`): it judges, and answers as the gateway would. */
+export type MiddlewareGuard = Pick<Guard, 'check' | 'answer'>;
 
 /** The request as the client sent it; `target` is its URL before any mount path or rewrite took a part of it. */
 export function described(req: IncomingMessage, target: string): DescribedRequest {

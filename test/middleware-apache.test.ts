@@ -128,4 +128,19 @@ for (const kind of ['express', 'fastify'] as NodeGatewayKind[]) {
     t.same(readdirSync(volume), ['stored.bin'], 'Apache kept no file of the cut upload (not even a temp file)');
     await until(() => guard.ledger.totalReservedBytes() === 0, 'the ledger to return to 0');
   });
+
+  withTmpfs(t, `${kind}: an upload the client abandons midway: the proxy's connection to Apache closes, no file is kept, the ledger returns to 0`, async (t) => {
+    const { volume, relay, guard, app } = await stack(t, kind);
+    for (const framing of [{ 'content-length': String(4 * MiB) }, { 'transfer-encoding': 'chunked' }]) {
+      const req = http.request(`${app.url}/abandoned.bin`, { method: 'PUT', agent: false, headers: framing });
+      req.on('error', () => undefined);
+      req.write(Buffer.alloc(512 * KiB, 4));
+      await until(() => relay.bytesToTarget() >= 256 * KiB && guard.ledger.totalReservedBytes() > 0, 'the upload to be on its way to Apache');
+      req.destroy();
+      await until(() => relay.open() === 0, `the proxy's connection to Apache to close (${Object.keys(framing)[0]})`);
+      await until(() => guard.ledger.totalReservedBytes() === 0, 'the ledger to return to 0');
+      await until(() => readdirSync(volume).length === 0, 'Apache to drop the partial upload');
+    }
+    t.same(readdirSync(volume), [], 'Apache kept no file');
+  });
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../log/log.js';
 import { startGateway, type Gateway } from './gateway.js';
 
 /** A gateway without a client listener, for a Node proxy that moves the bytes itself (docs/middleware.md). */
-export type Guard = Pick<Gateway, 'check' | 'adminAddress' | 'registry' | 'ledger' | 'generation' | 'reload' | 'metricsText' | 'shutdown'>;
+export type Guard = Pick<Gateway, 'check' | 'answer' | 'adminAddress' | 'registry' | 'ledger' | 'generation' | 'reload' | 'metricsText' | 'shutdown'>;
 
 export interface GuardOptions {
   readonly logger: Logger;
@@ -21,6 +21,7 @@ export async function createGuard(config: GatewayConfig, options: GuardOptions):
   const gateway = await startGateway(config, { logger: options.logger, part: 'guard', ...(options.load ? { load: options.load } : {}) });
   return {
     check: gateway.check,
+    answer: gateway.answer,
     get adminAddress() {
       return gateway.adminAddress;
     },

@@ -92,6 +92,13 @@ export interface Gateway {
    */
   check(request: DescribedRequest): Promise<Verdict>;
   /**
+   * Answers another proxy's request with `problem` as this gateway answers
+   * its own (a refusal, an upload's cut), and reads and discards what of
+   * its body still arrives (lingering close), so the client, still
+   * sending, reads the answer.
+   */
+  answer(req: IncomingMessage, res: ServerResponse, problem: Problem): void;
+  /**
    * Stops accepting connections, lets in-flight exchanges finish for up to
    * `listen.drainTimeout`, then closes whatever is left.
    */
@@ -437,6 +444,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     },
     metricsText: () => telemetry.metricsText(),
     check,
+    answer: (req, res, problem) => {
+      if (res.headersSent || res.destroyed) return;
+      if (draining || problem.closes) res.setHeader('Connection', 'close');
+      sendProblem(req, res, problem, current.signature);
+      discardBody(req, current.linger);
+    },
     registry,
     ledger,
     reload,

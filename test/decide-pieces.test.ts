@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { once } from 'node:events';
-import t from 'tap';
-import { readOriginal, isProblem, type ReadingOptions } from '../plugins/decide/original-request.js';
+import t, { type Test } from 'tap';
+import { readOriginal, type ReadingOptions } from '../plugins/decide/original-request.js';
 import { leaseTime, LeaseBook } from '../plugins/decide/lease.js';
 import { decodeProblem, encodeProblem, sendNamedAnswer } from '../plugins/decide/answers.js';
 import { configFor } from './helpers/gateway.js';
@@ -23,7 +23,6 @@ async function reader(t: Test, options: ReadingOptions = { requestLinePrefix: nu
   t.teardown(() => server.close());
   return (server.address() as { port: number }).port;
 }
-type Test = typeof t;
 
 const ask = async (port: number, head: string): Promise<Record<string, any>> => {
   const raw = await rawExchange(port, `GET /.headroom/decide HTTP/1.1\r\nHost: headroom_decide\r\nConnection: close\r\n${head}\r\n`, 300);
@@ -152,4 +151,3 @@ t.test('nginx’s mapping: the problem survives the round trip; the answer path 
   t.match(JSON.parse(lost.body.toString()), { error: 'decision_answer_missing' });
 });
 
-void isProblem;

@@ -84,7 +84,12 @@ async function main(argv: readonly string[]): Promise<void> {
         [config, warnings] = [loaded, agentWarnings(loaded, { open: true })];
       } else {
         const loaded = orExit(loadGatewayConfig(source(file)));
-        [config, warnings] = [loaded, gatewayWarnings(loaded)];
+        // A plugin's options are its schema's to judge: its code is loaded to read them.
+        const { resolvePlugins } = await import('./plugin/resolve-plugins.js');
+        const plugins = await resolvePlugins(loaded.plugins);
+        if (!plugins.ok) orExit(plugins);
+        // configDir is where a plugin's paths are resolved from, not a key of the file.
+        [config, warnings] = [{ ...loaded, plugins: loaded.plugins.map(({ configDir: _, ...entry }) => entry) }, gatewayWarnings(loaded)];
       }
       process.stderr.write(warnings.map((w) => `warning: ${w}\n`).join(''));
       process.stdout.write(`# ${file}: a valid ${agent ? 'agent' : 'gateway'} configuration. Effective values (sizes in bytes, durations in ms):\n`);

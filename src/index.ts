@@ -3,6 +3,8 @@
 
 export { startGateway } from './gateway/gateway.js';
 export type { Gateway, GatewayOptions, ReloadResult } from './gateway/gateway.js';
+export { createGuard } from './gateway/embedded-guard.js';
+export type { Guard, GuardOptions } from './gateway/embedded-guard.js';
 export { loadGatewayConfig } from './config/load.js';
 export type { ConfigResult, ConfigSource } from './config/load.js';
 export type { GatewayConfig, OriginConfig, RouteConfig, PolicyConfig } from './config/types.js';

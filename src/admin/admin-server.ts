@@ -21,6 +21,15 @@ export interface AdminServer {
   retire(timeout: number): Promise<void>;
 }
 
+/** A plugin's route on the admin listener. */
+export interface AdminRoute {
+  /** Below `/plugins/<name>`; '' or '/' is the plugin's own root. */
+  readonly path: string;
+  /** GET (and HEAD) when not said. */
+  readonly method?: string;
+  handle(req: IncomingMessage, res: ServerResponse): void;
+}
+
 export interface AdminDependencies {
   /** The running configuration's `admin.token` ('' = none): a reload may change it. */
   readonly token: () => string;
@@ -30,6 +39,8 @@ export interface AdminDependencies {
   readonly metrics: ((req: IncomingMessage, res: ServerResponse) => void) | null;
   /** What SIGHUP does: reads the configuration again and swaps it in when valid. */
   readonly reload: () => Promise<ReloadResult>;
+  /** A plugin's route for `method path` (under `/plugins/<name>/`), if one has it. */
+  readonly pluginRoute?: (method: string, path: string) => AdminRoute | null;
 }
 
 /**
@@ -48,6 +59,7 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/reload') return reload(req, res);
+    if (path!.startsWith('/plugins/')) return plugin(req, res, path!);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD' });
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
@@ -59,6 +71,20 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
     if (path === '/metrics' && deps.metrics) return deps.metrics(req, res);
     if (path === '/') return send(res, 200, 'text/html; charset=utf-8', statusPage(deps.status()));
     return json(res, 404, { error: 'not_found', detail: 'try /, /status, /metrics, /healthz or /readyz' });
+  };
+
+  /** A plugin's route, behind the token as /status is. */
+  const plugin = (req: IncomingMessage, res: ServerResponse, path: string): void => {
+    if (!bearerAllows(req.headers, deps.token())) {
+      req.resume();
+      return unauthorized(res);
+    }
+    const route = deps.pluginRoute?.(req.method ?? 'GET', path) ?? null;
+    if (route === null) {
+      req.resume();
+      return json(res, 404, { error: 'not_found', detail: `no plugin route ${req.method} ${path}` });
+    }
+    route.handle(req, res);
   };
 
   const unauthorized = (res: ServerResponse): void =>

@@ -19,6 +19,7 @@ import { crossCheck, type CheckedConfig } from './cross-check.js';
 import type {
   GatewayConfig,
   OriginConfig,
+  PluginConfig,
   RouteConfig,
 } from './types.js';
 
@@ -72,7 +73,7 @@ export function loadGatewayConfig(source: ConfigSource): ConfigResult {
   const baseDir = source.file === null ? process.cwd() : path.dirname(path.resolve(source.file));
   const origins = eachElement(raw.origins, 'origins', (el, at) => readOrigin(el, at, baseDir, problems));
   const routes = eachElement(raw.routes, 'routes', (el, at) => readRoute(el, at, problems));
-  const plugins = eachElement(raw.plugins, 'plugins', (el, at) => take(pluginSchema, el, at, required.plugin, problems));
+  const plugins = eachElement(raw.plugins, 'plugins', (el, at) => readPlugin(el, at, baseDir, problems));
 
   // The rules across keys run on what could be read, so that one run names
   // every problem: a key (or element) with a problem of its own is left out
@@ -123,6 +124,16 @@ function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]
   if (problems.length > before) return null; // a section with problems: the origin is left out of the rules across keys
   const localConfig = localRaw && { ...localRaw, paths: localRaw.paths.map((p) => path.resolve(baseDir, p)) };
   return { ...origin, url: origin.url.replace(/\/+$/, ''), headroom: { agent: agentConfig, local: localConfig, health: healthConfig } };
+}
+
+function readPlugin(el: unknown, at: string, configDir: string, problems: string[]): PluginConfig | null {
+  const plugin = take(pluginSchema, el, at, required.plugin, problems);
+  if (plugin === null) return null;
+  if (plugin.name === '' && plugin.module === '') {
+    problems.push(`${at}.name: missing; name a first-party plugin (tenant-quota, decide), or give module: the file or package that exports one`);
+    return null;
+  }
+  return { ...plugin, configDir };
 }
 
 function readRoute(el: unknown, at: string, problems: string[]): RouteConfig | null {

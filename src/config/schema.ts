@@ -145,6 +145,7 @@ export const routeSchema = {
 
 export const pluginSchema = {
   name: { format: String, default: '' },
+  module: { format: String, default: '' },
   options: { format: 'optional-object', default: {} },
 } as const satisfies Schema;
 
@@ -154,7 +155,7 @@ export const required = {
   agent: ['url'],
   local: ['paths'],
   route: ['origin'],
-  plugin: ['name'],
+  plugin: [],
 } as const;
 
 interface Leaf {

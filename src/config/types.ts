@@ -33,7 +33,8 @@ export type OriginConfig = Omit<ConfigOf<typeof originSchema>, 'headroom'> & {
   };
 };
 
-export type PluginConfig = ConfigOf<typeof pluginSchema>;
+/** A plugin's entry; `configDir` is where its `module` and relative paths in its options are resolved from. */
+export type PluginConfig = ConfigOf<typeof pluginSchema> & { readonly configDir: string };
 
 /** Lists of objects are validated element by element (load.ts); the rest is the schema's. */
 export type GatewayConfig = Omit<Gateway, 'origins' | 'routes' | 'plugins'> & {

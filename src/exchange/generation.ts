@@ -39,6 +39,12 @@ export interface Generation {
   readonly config: GatewayConfig;
   readonly origins: ReadonlyMap<string, Origin>;
   readonly steps: readonly Step[];
+  /**
+   * What a request another proxy describes goes through (Gateway.check):
+   * routing and admission. Its framing was the describing proxy's to read,
+   * and it does not come through this gateway to loop or need an origin's health.
+   */
+  readonly checks: readonly Step[];
   /** How the gateway's own answers are signed (Via, Server). */
   readonly signature: Signature;
   /** How long, and how much, a refused body is read before its connection closes. */

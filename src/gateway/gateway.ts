@@ -27,6 +27,11 @@ import { ExchangeTracing } from '../telemetry/exchange-tracing.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { openLedger } from '../ledger/open-ledger.js';
+import { describedMessage, describedResponse, verdictOf } from '../admission/described.js';
+import { roomGuard } from '../admission/room-guard.js';
+import type { DescribedRequest, Verdict } from '../admission/verdict.js';
+import { PluginHost, type ContextFor } from '../plugin/plugin-host.js';
+import { resolvePlugins, type ResolvedPlugin } from '../plugin/resolve-plugins.js';
 
 export interface GatewayOptions {
   readonly logger: Logger;
@@ -45,7 +50,9 @@ export interface GatewayOptions {
    * What this process is of the gateway: `whole` (the default) runs it all;
    * in a group of processes (workers) the `primary` runs the sources and
    * the admin listener but no client listener, and each `worker` the
-   * client listener but neither (its registry is fed by the primary).
+   * client listener but neither (its registry is fed by the primary); a
+   * `guard` (createGuard) runs all but the client listener: another proxy
+   * moves the bytes and asks it (`check`).
    */
   readonly part?: GatewayPart;
   /** The admin listener's `/metrics` text from this process's own (the group's primary adds its workers'). */
@@ -56,7 +63,7 @@ export interface GatewayOptions {
   readonly adminReload?: () => Promise<ReloadResult>;
 }
 
-export type GatewayPart = 'whole' | 'primary' | 'worker';
+export type GatewayPart = 'whole' | 'primary' | 'worker' | 'guard';
 
 export type { ReloadResult };
 
@@ -79,6 +86,12 @@ export interface Gateway {
   /** This process's metrics as Prometheus text ('' when metrics are off). */
   metricsText(): Promise<string>;
   /**
+   * Judges a request another proxy is about to forward as one arriving
+   * here would be judged — routed, then every constraint — without
+   * forwarding it (docs/plugins.md#check).
+   */
+  check(request: DescribedRequest): Promise<Verdict>;
+  /**
    * Stops accepting connections, lets in-flight exchanges finish for up to
    * `listen.drainTimeout`, then closes whatever is left.
    */
@@ -100,7 +113,26 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const telemetry = await startProviders(config.telemetry);
   const sources = new SourceSet(registry, logger, telemetry.tracer);
   const build = (number: number, next: GatewayConfig, previous: Generation | null): Generation =>
-    buildGeneration(number, next, { registry, ledger, previous: previous?.origins ?? new Map(), constraints: options.constraints ?? [], extraSteps: options.steps ?? [] });
+    buildGeneration(number, next, { registry, ledger, previous: previous?.origins ?? new Map(), constraints: [...(options.constraints ?? []), ...plugins.constraints()], extraSteps: options.steps ?? [] });
+
+  const contextFor: ContextFor = (plugin, configDir, pluginLogger) => ({
+    logger: pluginLogger,
+    configDir,
+    config: () => current.config,
+    status: () => status(),
+    ledger,
+    check: (request) => check(request),
+    roomGuard: (o) => roomGuard(`plugin:${plugin.name}`, o, { ledger, policy: () => current.config.policy }),
+    tracer: telemetry.tracer,
+    meter: telemetry.meter,
+  });
+  const plugins = new PluginHost(contextFor, logger);
+  const resolved = await resolvePlugins(config.plugins);
+  if (!resolved.ok) {
+    await Promise.all([ledger === options.ledger ? undefined : ledger.close(), telemetry.shutdown()]);
+    throw new Error(`the plugins could not be loaded:\n${resolved.problems.join('\n')}`);
+  }
+  await plugins.apply(resolved.plugins);
 
   let current = build(1, config, null);
   /** Generations a reload replaced whose exchanges are still in flight. */
@@ -213,13 +245,12 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     for (const origin of generation.origins.values()) drainedOrigins.add(origin);
   };
 
-  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, listener: ClientListener): void => {
-    const generation = current;
-    const exchange = new Exchange(req, res, expectsContinue, generation, listener);
+  /** Counts the exchange in flight until it ends, and traces, meters and logs it then. */
+  const track = (exchange: Exchange): void => {
+    const { generation } = exchange;
     tracing?.start(exchange);
     inFlight++;
     generation.inFlight++;
-    if (closing(exchange)) res.setHeader('Connection', 'close');
     exchange.onEnd(() => {
       upstream.clientClosed(exchange);
       inFlight--;
@@ -234,13 +265,40 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       }
       if (inFlight === 0) drained?.();
     });
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, listener: ClientListener): void => {
+    const exchange = new Exchange(req, res, expectsContinue, current, listener);
+    track(exchange);
+    if (closing(exchange)) res.setHeader('Connection', 'close');
     res.once('close', () => exchange.end());
     ClientConnection.of(req.socket)!.admit(exchange);
   };
 
+  /** A described request through the generation's checks; it is in flight (and holds its room) until its ticket ends. */
+  const check = async (request: DescribedRequest): Promise<Verdict> => {
+    const generation = current;
+    const res = describedResponse();
+    const exchange = new Exchange(describedMessage(request), res, false, generation, notRetiring);
+    track(exchange);
+    let problem: Problem | undefined;
+    try {
+      for (const step of generation.checks) {
+        problem = await step(exchange);
+        if (problem) break;
+      }
+    } catch (err) {
+      logger.error({ err }, 'a check of a described request failed');
+      problem = internalError;
+    }
+    return verdictOf(exchange, res, problem, generation.signature);
+  };
+
   const handlers = { request: handle, start, answerOnSocket };
   // The group's primary has no client listener: a stand-in that holds no connection.
-  let listener: Pick<ClientListener, 'address' | 'retire' | 'apply' | 'closeAll'> = part === 'primary' ? noListener : await ClientListener.open(config.listen, handlers, logger);
+  // A group's primary and an embedded guard take no client connections.
+  const listens = part === 'whole' || part === 'worker';
+  let listener: Pick<ClientListener, 'address' | 'retire' | 'apply' | 'closeAll'> = listens ? await ClientListener.open(config.listen, handlers, logger) : noListener;
   const retiringListeners = new Set<Promise<void>>();
   const ownsSources = part !== 'worker';
   if (ownsSources) sources.update(current.origins.values(), config.routes);
@@ -253,6 +311,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       status,
       metrics: !telemetry.metricsHandler ? null : options.adminMetrics ? metricsOf(options.adminMetrics) : telemetry.metricsHandler,
       reload: options.adminReload ?? (() => reload()),
+      pluginRoute: (method, path) => plugins.adminRoute(method, path),
     });
   const metricsOf = (merge: (own: string) => Promise<string>) => (_req: IncomingMessage, res: ServerResponse): void =>
     void telemetry.metricsText().then(merge).then((text) => {
@@ -262,20 +321,32 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   let admin: AdminServer | null = part === 'worker' ? null : await openAdmin(config.admin);
   if (admin && part === 'whole') logger.info({ msg: 'gateway listening', host: listener.address.address, port: listener.address.port, admin: `${admin.address.address}:${admin.address.port}`, origins: [...current.origins.keys()], generation: 1 });
   if (part === 'worker') logger.info({ msg: 'worker listening', host: listener.address.address, port: listener.address.port, generation: 1 });
+  if (admin && part === 'guard') logger.info({ msg: 'guard started', admin: `${admin.address.address}:${admin.address.port}`, origins: [...current.origins.keys()], generation: 1 });
 
-  /** Swaps in a validated configuration; throws (and changes nothing) when its new address cannot be bound. */
-  const swap = async (next: GatewayConfig): Promise<readonly string[]> => {
+  /**
+   * Swaps in a validated configuration and its plugins; throws (and
+   * changes nothing) when its new address cannot be bound or a plugin
+   * cannot take it.
+   */
+  const swap = async (next: GatewayConfig, nextPlugins: readonly ResolvedPlugin[]): Promise<readonly string[]> => {
     const before = current.config;
     const changed = configChanges(before, next);
-    const moved = part !== 'primary' && (next.listen.host !== before.listen.host || next.listen.port !== before.listen.port);
+    const moved = listens && (next.listen.host !== before.listen.host || next.listen.port !== before.listen.port);
     const adminMoved = admin !== null && (next.admin.host !== before.admin.host || next.admin.port !== before.admin.port);
-    const newListener = moved ? await ClientListener.open(next.listen, handlers, logger) : null;
+    let newListener: Awaited<ReturnType<typeof ClientListener.open>> | null = null;
     let newAdmin: AdminServer | null = null;
     try {
+      newListener = moved ? await ClientListener.open(next.listen, handlers, logger) : null;
       newAdmin = adminMoved ? await openAdmin(next.admin) : null;
     } catch (err) {
       await newListener?.retire(0);
-      throw err;
+      throw new Error(`the new address could not be bound: ${(err as Error).message}`);
+    }
+    try {
+      await plugins.apply(nextPlugins);
+    } catch (err) {
+      await Promise.all([newListener?.retire(0), newAdmin?.close()]);
+      throw new Error(`a plugin could not take the new configuration: ${(err as Error).message}`);
     }
     const old = current;
     current = build(old.number + 1, next, old);
@@ -306,20 +377,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const reloadOnce = async (given?: ConfigResult): Promise<ReloadResult> => {
     if (draining) return { ok: false, generation: current.number, problems: ['the gateway is stopping'] };
     const read: ConfigResult = given ?? (options.load ? options.load() : { ok: false, problems: ['this gateway was started without a configuration to read again'] });
-    if (!read.ok) {
-      for (const problem of read.problems) logger.error({ msg: `reload refused: ${problem}` });
-      logger.error({ msg: 'reload refused: the running configuration stays', generation: current.number, problems: read.problems.length });
-      return { ok: false, generation: current.number, problems: read.problems };
-    }
+    const refuse = (problems: string[]): ReloadResult => {
+      for (const problem of problems) logger.error({ msg: `reload refused: ${problem}` });
+      logger.error({ msg: 'reload refused: the running configuration stays', generation: current.number, problems: problems.length });
+      return { ok: false, generation: current.number, problems };
+    };
+    if (!read.ok) return refuse(read.problems);
+    const withPlugins = await resolvePlugins(read.config.plugins);
+    if (!withPlugins.ok) return refuse(withPlugins.problems);
     try {
-      const changed = await swap(read.config);
+      const changed = await swap(read.config, withPlugins.plugins);
       logger.info({ msg: 'reloaded', generation: current.number, changed });
       return { ok: true, generation: current.number, changed };
     } catch (err) {
-      const problem = `the new address could not be bound: ${(err as Error).message}`;
-      logger.error({ msg: `reload refused: ${problem}` });
-      logger.error({ msg: 'reload refused: the running configuration stays', generation: current.number, problems: 1 });
-      return { ok: false, generation: current.number, problems: [problem] };
+      return refuse([(err as Error).message]);
     }
   };
   const reload = (read?: ConfigResult): Promise<ReloadResult> => (reloading = reloading.then(() => reloadOnce(read), () => reloadOnce(read)));
@@ -340,6 +411,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     await Promise.all([closed, ...retiringListeners]);
     upstream.close();
     sources.stop();
+    await plugins.close();
     await admin?.close();
     if (!options.ledger) await ledger.close();
     const telemetryError = await telemetry.shutdown();
@@ -364,6 +436,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       return current.origins;
     },
     metricsText: () => telemetry.metricsText(),
+    check,
     registry,
     ledger,
     reload,
@@ -382,15 +455,18 @@ function originsShown(current: Generation, retiring: ReadonlySet<Generation>): G
   return shown;
 }
 
-/** The client listener of a process that has none (a group's primary). */
+/** The client listener of a gateway that has none (a group's primary, an embedded guard). */
 const noListener: Pick<ClientListener, 'address' | 'retire' | 'apply' | 'closeAll'> = {
   get address(): AddressInfo {
-    throw new Error('the primary of a group has no client listener: its workers have');
+    throw new Error('this gateway has no client listener (a group’s primary: its workers have; a guard: the proxy that asks it has)');
   },
   retire: () => Promise.resolve(),
   apply: () => undefined,
   closeAll: () => undefined,
 };
+
+/** The listener a described request came on: never this gateway's, never retiring. */
+const notRetiring = { retiring: false } as const;
 
 const internalError: Problem = {
   status: 500,

@@ -32,14 +32,9 @@ export interface GenerationParts {
 export function buildGeneration(number: number, config: GatewayConfig, parts: GenerationParts): Generation {
   const origins = new Map(config.origins.map((o) => [o.name, createOrigin(o, parts.previous.get(o.name) ?? null)] as const));
   const pseudonym = config.via.enabled ? config.via.pseudonym : null;
-  const steps: readonly Step[] = [
-    checkFraming(config.listen.maxHeaders),
-    ...(pseudonym ? [detectLoop(pseudonym)] : []),
-    selectRoute(new RouteTable(config.routes, origins), config.listen.encodedSlashes),
-    checkHealth,
-    admission([storageGuard({ registry: parts.registry, ledger: parts.ledger, policy: config.policy }), ...parts.constraints]),
-    ...parts.extraSteps,
-  ];
+  const route = selectRoute(new RouteTable(config.routes, origins), config.listen.encodedSlashes);
+  const admit = admission([storageGuard({ registry: parts.registry, ledger: parts.ledger, policy: config.policy }), ...parts.constraints]);
+  const steps: readonly Step[] = [checkFraming(config.listen.maxHeaders), ...(pseudonym ? [detectLoop(pseudonym)] : []), route, checkHealth, admit, ...parts.extraSteps];
   const volumeKeys = new Set<string>();
   for (const origin of origins.values()) {
     for (const volume of configuredVolumes(origin, config.routes)) volumeKeys.add(volumeKey(origin.name, volume));
@@ -49,6 +44,7 @@ export function buildGeneration(number: number, config: GatewayConfig, parts: Ge
     config,
     origins,
     steps,
+    checks: [route, admit],
     signature: { via: pseudonym && viaEntry('1.1', pseudonym), server: config.headers.server },
     linger: { time: config.listen.lingerTime, bytes: config.listen.lingerBytes },
     forward: {

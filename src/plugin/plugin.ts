@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Meter, Tracer } from '@opentelemetry/api';
 import type { Schema } from 'convict';
 import type { ConfigOf } from '../config/shape.js';
@@ -8,6 +7,9 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Logger } from '../log/log.js';
 import type { RoomGuard, RoomGuardOptions } from '../admission/room-guard.js';
 import type { GatewayStatus } from '../admin/status.js';
+import type { AdminRoute } from '../admin/admin-server.js';
+
+export type { AdminRoute };
 import type { DescribedRequest, Verdict } from '../admission/verdict.js';
 
 /**
@@ -61,14 +63,6 @@ export interface PluginInstance<Options = unknown> {
   reload?(options: Options): void | Promise<void>;
   /** Gives back what it holds (listeners, timers); called once, at shutdown or when replaced. */
   close?(): void | Promise<void>;
-}
-
-export interface AdminRoute {
-  /** Below `/plugins/<name>`; '' or '/' is the plugin's own root. */
-  readonly path: string;
-  /** GET (and HEAD) when not said. */
-  readonly method?: string;
-  handle(req: IncomingMessage, res: ServerResponse): void;
 }
 
 /** What a plugin may use of the gateway it runs in. */

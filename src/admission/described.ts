@@ -1,0 +1,83 @@
+import { IncomingMessage, type ServerResponse } from 'node:http';
+import { Socket } from 'node:net';
+import { sendProblem, type Signature } from '../http/own-answer.js';
+import type { Problem } from '../http/problem.js';
+import type { DescribedRequest, Ticket, Verdict } from './verdict.js';
+
+/**
+ * A described request as the gateway's steps read a request: method,
+ * target, headers (Host included) and the peer's address. It has no body
+ * and no connection of its own — whoever described it moves the bytes.
+ */
+export function describedMessage(described: DescribedRequest): IncomingMessage {
+  const socket = new Socket();
+  if (described.remoteAddress !== undefined) Object.defineProperty(socket, 'remoteAddress', { value: described.remoteAddress });
+  const req = new IncomingMessage(socket);
+  req.method = described.method.toUpperCase();
+  req.url = described.target;
+  req.headers = { ...described.headers, host: described.host };
+  req.httpVersion = '1.1';
+  req.complete = true;
+  return req;
+}
+
+/**
+ * Where a described request's outcome is noted for logs and metrics: the
+ * status its verdict (or, once it started, the origin) gave. Nothing is
+ * ever written to it; the caller answers on its own connection.
+ */
+export interface DescribedResponse {
+  statusCode: number;
+  writableFinished: boolean;
+  readonly headersSent: boolean;
+  readonly destroyed: boolean;
+}
+
+export function describedResponse(): ServerResponse & DescribedResponse {
+  const res: DescribedResponse = { statusCode: 200, writableFinished: false, headersSent: false, destroyed: false };
+  return res as ServerResponse & DescribedResponse;
+}
+
+/** The exchange a described request runs as, as far as a verdict needs it. */
+interface DescribedExchange {
+  readonly cutReason: Problem | null;
+  chunk(bytes: number): void | Promise<void>;
+  originStatus(status: number): void;
+  end(): void;
+}
+
+/** What a described request's admission said: a refusal (its exchange ended), or a ticket that ends it. */
+export function verdictOf(exchange: DescribedExchange, res: DescribedResponse, problem: Problem | undefined, signature: Signature): Verdict {
+  if (problem !== undefined) {
+    res.statusCode = problem.status;
+    res.writableFinished = true;
+    exchange.end();
+    return {
+      allowed: false,
+      problem,
+      send: (out, accept) => sendProblem({ method: 'PUT', headers: { accept } } as IncomingMessage, out, problem, signature),
+    };
+  }
+  let answered = false;
+  let ended = false;
+  const ticket: Ticket = {
+    chunk: (bytes) => (ended ? undefined : exchange.chunk(bytes)),
+    get cut() {
+      return exchange.cutReason;
+    },
+    originStatus: (status) => {
+      if (ended || answered) return;
+      answered = true;
+      res.statusCode = status;
+      exchange.originStatus(status);
+    },
+    end: () => {
+      if (ended) return;
+      ended = true;
+      if (!answered && exchange.cutReason) res.statusCode = exchange.cutReason.status;
+      res.writableFinished = true;
+      exchange.end();
+    },
+  };
+  return { allowed: true, ticket };
+}

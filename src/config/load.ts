@@ -127,13 +127,21 @@ function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]
 }
 
 function readPlugin(el: unknown, at: string, configDir: string, problems: string[]): PluginConfig | null {
-  const plugin = take(pluginSchema, el, at, required.plugin, problems);
+  // The options are the plugin's schema's to validate, once it is loaded;
+  // convict would walk into nested ones (`listen: { host, port }`) and fail.
+  const given = typeof el === 'object' && el !== null && !Array.isArray(el) ? (el as Record<string, unknown>) : null;
+  const options = given?.options;
+  const plugin = take(pluginSchema, given === null ? el : { ...given, options: {} }, at, required.plugin, problems);
   if (plugin === null) return null;
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    problems.push(`${at}.options: expected a mapping of keys to values, got ${JSON.stringify(options)}`);
+    return null;
+  }
   if (plugin.name === '' && plugin.module === '') {
     problems.push(`${at}.name: missing; name a first-party plugin (tenant-quota, decide), or give module: the file or package that exports one`);
     return null;
   }
-  return { ...plugin, configDir };
+  return { ...plugin, options: (options ?? {}) as PluginConfig['options'], configDir };
 }
 
 function readRoute(el: unknown, at: string, problems: string[]): RouteConfig | null {

@@ -49,3 +49,28 @@ t.test('src/ folders import one another without a cycle: the way is layered, gat
   t.same(intoGateway, [], 'only the wiring (cli/, cluster/, the entry point) imports gateway/: nothing below it reaches up into it');
   t.notOk(graph.get('exchange')?.has('admission'), 'the exchange’s types do not depend on the constraints that use them');
 });
+
+t.test('plugins/ are built on the public API only: from src/ they import nothing but the entry point', async (t) => {
+  const PLUGINS = path.resolve(import.meta.dirname, '../plugins');
+  const entry = path.join(SRC, 'index.ts');
+  const outside: string[] = [];
+  let files = 0;
+  const walk = (dir: string): void => {
+    for (const item of readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, item.name);
+      if (item.isDirectory()) walk(file);
+      else if (file.endsWith('.ts')) {
+        files++;
+        for (const [, spec] of readFileSync(file, 'utf8').matchAll(/(?:from|import)\s*\(?\s*'(\.[^']+)'/g)) {
+          const target = path.resolve(path.dirname(file), spec!).replace(/\.js$/, '.ts');
+          const inSrc = !path.relative(SRC, target).startsWith('..');
+          const inPlugins = !path.relative(PLUGINS, target).startsWith('..');
+          if ((inSrc && target !== entry) || (!inSrc && !inPlugins)) outside.push(`${path.relative(PLUGINS, file)} → ${spec}`);
+        }
+      }
+    }
+  };
+  walk(PLUGINS);
+  t.ok(files > 0, 'plugins/ has the first-party plugins');
+  t.same(outside, [], 'no import reaches past src/index.ts');
+});

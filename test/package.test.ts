@@ -41,12 +41,66 @@ try { await import('@headroom-gateway/headroom/dist/src/gateway/gateway.js'); co
 `);
   t.equal((await run(process.execPath, ['embed.mjs'], { cwd: project })).stdout, 'number\nERR_PACKAGE_PATH_NOT_EXPORTED\n', 'the package starts a gateway by its name; a path into dist/ is private');
   writeFileSync(path.join(project, 'embed.ts'), `
-import { loadGatewayConfig, type GatewayConfig, type Constraint } from '@headroom-gateway/headroom';
+import { loadGatewayConfig, definePlugin, type GatewayConfig, type Constraint, type Verdict } from '@headroom-gateway/headroom';
 const result = loadGatewayConfig({ file: null, values: {} });
 const config: GatewayConfig | null = result.ok ? result.config : null;
 const constraint: Constraint = { name: 'example', admit: () => undefined };
-export { config, constraint };
+const plugin = definePlugin({
+  name: 'typed',
+  options: { limit: { format: 'nat', default: 1 } },
+  start: (ctx, options) => {
+    const limit: number = options.limit;
+    const judged: Promise<Verdict> = ctx.check({ method: 'PUT', target: '/a', host: 'h', headers: {} });
+    void judged;
+    return { constraints: [constraint], reload: (next) => void (next.limit + limit) };
+  },
+});
+export { config, constraint, plugin };
 `);
+  // A plugin of the user's own, against the public API, loaded from the configuration by its path.
+  writeFileSync(path.join(project, 'no-exe.mjs'), `
+import { definePlugin } from '@headroom-gateway/headroom';
+export default definePlugin({
+  name: 'no-exe',
+  options: { suffix: { format: String, default: '.exe' } },
+  start: (ctx, options) => ({
+    constraints: [{
+      name: 'no-exe',
+      admit: (exchange) => exchange.req.method === 'PUT' && exchange.path.endsWith(options.suffix)
+        ? { status: 403, error: 'executable_refused', detail: 'no executables here', suggestedAction: 'zip it' }
+        : undefined,
+    }],
+  }),
+});
+`);
+  writeFileSync(path.join(project, 'headroom.yaml'), `
+listen: { host: 127.0.0.1, port: 0 }
+admin: { host: 127.0.0.1, port: 0 }
+origins: [{ name: o, url: "http://127.0.0.1:9" }]
+routes: [{ origin: o }]
+plugins: [{ module: ./no-exe.mjs, options: { suffix: .exe } }]
+log: { level: silent }
+`);
+  writeFileSync(path.join(project, 'refuse.mjs'), `
+import http from 'node:http';
+import { startGateway, loadGatewayConfig, createLogger } from '@headroom-gateway/headroom';
+const loaded = loadGatewayConfig({ file: 'headroom.yaml', env: {} });
+if (!loaded.ok) throw new Error(loaded.problems.join('; '));
+const gateway = await startGateway(loaded.config, { logger: createLogger('silent') });
+const answer = await new Promise((resolve) => {
+  const req = http.request({ port: gateway.address.port, host: '127.0.0.1', method: 'PUT', path: '/setup.exe', headers: { 'content-length': 2 } }, (res) => {
+    let body = '';
+    res.on('data', (c) => (body += c));
+    res.on('end', () => resolve(res.statusCode + ' ' + JSON.parse(body).error));
+  });
+  req.end('MZ');
+});
+console.log(answer);
+await gateway.shutdown();
+`);
+  t.equal((await run(process.execPath, ['refuse.mjs'], { cwd: project })).stdout, '403 executable_refused\n', "the user's plugin, loaded from the configuration, refuses a write with its own reason");
+  const pluginChecked = await run(bin, ['check-config', 'headroom.yaml'], { cwd: project });
+  t.match(pluginChecked.stdout, /a valid gateway configuration/, 'check-config loads it too');
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
   const typed = await run(tsc, ['--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--skipLibCheck', '--typeRoots', path.join(ROOT, 'node_modules', '@types'), '--types', 'node', 'embed.ts'], { cwd: project }).then(() => 'ok', (err: { stdout: string }) => err.stdout);
   t.equal(typed, 'ok', 'its types check in a strict TypeScript project');

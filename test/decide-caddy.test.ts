@@ -11,7 +11,8 @@ const MiB = 1024 ** 2;
 
 withTmpfs(t, 'Caddy forward_auth (the documented snippet) in front of Apache on a 16 MiB tmpfs', async (t) => {
   withBinaries(t, 'a refused write gets Headroom’s 507, a fitting one is stored, reads are not asked', [CADDY, '/usr/sbin/apache2'], async (t) => {
-    const setup = await decideSetup(t);
+    // Caddy sends no end signal: the leases end by time, and the gateway's shutdown waits for them (up to listen.drainTimeout).
+    const setup = await decideSetup(t, { minRate: '1GiB', lease: { min: '1s' } });
     const port = await freePort();
     let sites = documentedSnippet('caddyfile');
     sites = replaced(sites, '127.0.0.1:9191', `127.0.0.1:${new URL(setup.toDecide.url).port}`);

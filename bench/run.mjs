@@ -168,6 +168,11 @@ console.error('  ledger and workers');
 const { stdout: scaling } = await run(process.execPath, [path.join(here, 'scaling.mjs'), String(SECONDS)], { maxBuffer: 1 << 22 });
 results.scaling = JSON.parse(scaling);
 
+// ---- nginx deciding with Headroom's decision endpoint (a process of its own, like the scaling figures)
+console.error('  decision endpoint');
+const { stdout: deciding } = await run(process.execPath, [path.join(here, 'decide.mjs'), String(SECONDS)], { maxBuffer: 1 << 22 });
+results.decide = JSON.parse(deciding);
+
 // ---- instructions per request, which the machine's noise does not move
 ensureValgrind();
 console.error('  instructions per request (callgrind; about a minute per figure)');
@@ -280,6 +285,12 @@ function report(r) {
   lines.push('');
   lines.push(...scalingReport(r.scaling, fmt));
 
+  lines.push('');
+  const deciders = ['nginx', 'nginx + decision endpoint', 'headroom as the proxy'];
+  lines.push(`| requests/s (bench/decide.mjs) | ${deciders.join(' | ')} |`);
+  lines.push(`|---|${deciders.map(() => '---').join('|')}|`);
+  for (const [scenario, byTarget] of Object.entries(r.decide.scenarios)) lines.push(`| ${scenario} | ${deciders.map((n) => cell(byTarget[n])).join(' | ')} |`);
+
   const s = r.scenarios;
   const ratio = (a, b) => (a && b ? a / b : NaN);
   // Each round ran its targets seconds apart: the median of the rounds' ratios.
@@ -313,5 +324,11 @@ function report(r) {
   lines.push(target(flat <= 0.2, `decision cost from 1 to 10,000 volumes varies by ${fmt(flat * 100, 1)}% (± 20%)`));
   const sampledCost = 1 - paired(GET, 'headroom + tracing, 10% sampled', 'headroom');
   lines.push(target(tracingCost <= 0.15, `tracing on costs ${fmt(tracingCost * 100, 1)}% of small-GET requests/s (≤ 15%); by instructions per request, ${fmt((1 - ins['small GET (1 KiB)'].headroom / ins['small GET (1 KiB)']['headroom + tracing']) * 100, 1)}%; with 10% of traces sampled (OTEL_TRACES_SAMPLER), ${fmt(sampledCost * 100, 1)}%`));
+  const d = r.decide.scenarios;
+  const decidedRatio = (scenario, a, b) => median(d[scenario][a].runs.map((x, i) => x / d[scenario][b].runs[i]));
+  const decidedGet = decidedRatio('small GET (1 KiB), 64 connections', 'nginx + decision endpoint', 'nginx');
+  const decidedPut = decidedRatio('4 KiB PUT admitted, 64 connections', 'nginx + decision endpoint', 'headroom as the proxy');
+  lines.push(target(decidedGet >= 0.95, `small GET through nginx with the decision endpoint at ${fmt(decidedGet * 100, 1)}% of nginx alone (≥ 95%: reads are not asked)`));
+  lines.push(target(decidedPut >= 2, `4 KiB PUT through nginx with the decision endpoint at ${fmt(decidedPut, 2)}× Headroom-as-proxy's rate (≥ 2×)`));
   return lines.join('\n');
 }

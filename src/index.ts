@@ -18,7 +18,9 @@ export type { RoomGuard, RoomGuardOptions, RoomRefusal, RoomFigures, RoomStatus 
 export type { DescribedRequest, Verdict, Allowed, Refused, Ticket } from './admission/verdict.js';
 export type { Exchange, Destination } from './exchange/exchange.js';
 export type { Route } from './exchange/route.js';
-export type { Problem } from './http/problem.js';
+export type { Problem, RenderedProblem } from './http/problem.js';
+// For a plugin that answers on a listener of its own (the decision endpoint).
+export { renderProblem } from './http/problem.js';
 export type { GatewayStatus, OriginStatus, VolumeStatus } from './admin/status.js';
 export type { Reason } from './decision/decision.js';
 export { sizeOf } from './config/formats.js';

@@ -1,0 +1,83 @@
+import type http from 'node:http';
+import { definePlugin } from '../../src/index.js';
+import { addressOf, answerQuestions, closeServer, listen } from './endpoint.js';
+import { LeaseBook, type LeaseTiming } from './lease.js';
+import type { ReadingOptions } from './original-request.js';
+
+const KiB = 1024;
+
+/**
+ * The decision endpoint (docs/decision-endpoint.md): a listener of its own
+ * that nginx's auth_request, Caddy's forward_auth, Traefik's forwardAuth
+ * and Envoy's ext_authz ask before they forward a write; it judges the
+ * request they describe as the gateway would, while they move the bytes.
+ */
+export default definePlugin({
+  name: 'decide',
+  options: {
+    listen: {
+      host: { doc: 'Address the decision endpoint listens on.', format: String, default: '127.0.0.1' },
+      port: { doc: 'Its port (0: any free port; the admin route /plugins/decide/ shows it).', format: 'port', default: 9191 },
+    },
+    minRate: { doc: 'The slowest upload a lease waits for, per second: a lease lasts the declared size at this rate.', format: 'size', default: 64 * KiB },
+    lease: {
+      min: { doc: 'The shortest lease.', format: 'positive-duration', default: 10_000 },
+      max: { doc: 'The longest lease: the room is given back after it, however large the write.', format: 'positive-duration', default: 900_000 },
+    },
+    envoyPathPrefix: {
+      doc: 'Envoy ext_authz’s path_prefix: questions without X-Original-Method or X-Forwarded-Method are read from the request line (Envoy’s way), the path after this prefix. Null: such questions are refused.',
+      format: String,
+      default: null,
+      nullable: true,
+    },
+  },
+  check(options) {
+    const problems: string[] = [];
+    if (options.minRate <= 0) problems.push('minRate: must be more than 0 bytes per second.');
+    if (options.lease.min > options.lease.max) problems.push(`lease.min: ${options.lease.min} ms is longer than lease.max (${options.lease.max} ms).`);
+    if (options.envoyPathPrefix !== null && options.envoyPathPrefix !== '' && !options.envoyPathPrefix.startsWith('/')) {
+      problems.push(`envoyPathPrefix: "${options.envoyPathPrefix}" must start with "/" (or be empty).`);
+    }
+    return problems;
+  },
+  async start(context, options) {
+    const timingOf = (o: typeof options): LeaseTiming => ({ minRate: o.minRate, min: o.lease.min, max: o.lease.max });
+    const readingOf = (o: typeof options): ReadingOptions => ({ requestLinePrefix: o.envoyPathPrefix });
+    const leases = new LeaseBook(timingOf(options));
+    let reading = readingOf(options);
+    const handler = answerQuestions({ context, leases, reading: () => reading });
+    let listening = options.listen;
+    let server: http.Server = await listen(handler, listening.host, listening.port);
+    const announce = (): void => context.logger.info({ address: addressOf(server) }, 'decision endpoint listening');
+    announce();
+    return {
+      adminRoutes: [
+        {
+          path: '/',
+          handle: (_req, res) => {
+            const { address, port } = addressOf(server);
+            res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
+            res.end(JSON.stringify({ listen: { host: address, port }, url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, leases: leases.size }) + '\n');
+          },
+        },
+      ],
+      async reload(next) {
+        if (next.listen.host !== listening.host || next.listen.port !== listening.port) {
+          // The new listener first: a reload that cannot bind is refused and the old one keeps answering.
+          const replacement = await listen(handler, next.listen.host, next.listen.port);
+          const old = server;
+          server = replacement;
+          listening = next.listen;
+          announce();
+          await closeServer(old);
+        }
+        leases.retime(timingOf(next));
+        reading = readingOf(next);
+      },
+      async close() {
+        await closeServer(server);
+        await leases.close();
+      },
+    };
+  },
+});

@@ -47,7 +47,7 @@ interface DescribedExchange {
 }
 
 /** What a described request's admission said: a refusal (its exchange ended), or a ticket that ends it. */
-export function verdictOf(exchange: DescribedExchange, res: DescribedResponse, problem: Problem | undefined, signature: Signature): Verdict {
+export function verdictOf(exchange: DescribedExchange, res: DescribedResponse, problem: Problem | undefined, signature: Signature, method: string): Verdict {
   if (problem !== undefined) {
     res.statusCode = problem.status;
     res.writableFinished = true;
@@ -55,7 +55,8 @@ export function verdictOf(exchange: DescribedExchange, res: DescribedResponse, p
     return {
       allowed: false,
       problem,
-      send: (out, accept) => sendProblem({ method: 'PUT', headers: { accept } } as IncomingMessage, out, problem, signature),
+      // What is needed of the request to say it: its method (no body for HEAD) and Accept.
+      send: (out, accept) => sendProblem({ method: method.toUpperCase(), headers: { accept } } as IncomingMessage, out, problem, signature),
     };
   }
   let answered = false;

@@ -158,15 +158,16 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     setTimeout(() => socket.destroy(), current.linger.time).unref();
   };
 
-  const answer = (exchange: Exchange, problem: Problem): void => {
-    const { req, res, generation } = exchange;
+  /** The gateway's own answer, then a lingering close of what of the body still arrives. */
+  const answerRequest = (req: IncomingMessage, res: ServerResponse, problem: Problem, generation: Generation, close: boolean): void => {
     if (res.headersSent || res.destroyed) return;
-    if (closing(exchange) || problem.closes) res.setHeader('Connection', 'close');
+    if (close || problem.closes) res.setHeader('Connection', 'close');
     sendProblem(req, res, problem, generation.signature);
     // Also after a refused 100-continue: Node closes that connection, and a
     // client that did not wait for our word is still sending.
     discardBody(req, generation.linger);
   };
+  const answer = (exchange: Exchange, problem: Problem): void => answerRequest(exchange.req, exchange.res, problem, exchange.generation, closing(exchange));
   const closing = (exchange: Exchange): boolean => draining || exchange.listener.retiring;
 
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
@@ -252,15 +253,20 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     for (const origin of generation.origins.values()) drainedOrigins.add(origin);
   };
 
-  /** Counts the exchange in flight until it ends, and traces, meters and logs it then. */
-  const track = (exchange: Exchange): void => {
+  /**
+   * Counts the exchange in flight until it ends, and traces, meters and
+   * logs it then. A described request's is not waited for by a drain: its
+   * bytes move through another proxy, and a ticket may be held for the
+   * length of a lease; the gateway's stop gives it up.
+   */
+  const track = (exchange: Exchange, { drains }: { drains: boolean }): void => {
     const { generation } = exchange;
     tracing?.start(exchange);
-    inFlight++;
+    if (drains) inFlight++;
     generation.inFlight++;
     exchange.onEnd(() => {
       upstream.clientClosed(exchange);
-      inFlight--;
+      if (drains) inFlight--;
       tracing?.end(exchange);
       metrics.exchangeEnded(exchange);
       logAccess(logger, exchange);
@@ -276,7 +282,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, listener: ClientListener): void => {
     const exchange = new Exchange(req, res, expectsContinue, current, listener);
-    track(exchange);
+    track(exchange, { drains: true });
     if (closing(exchange)) res.setHeader('Connection', 'close');
     res.once('close', () => exchange.end());
     ClientConnection.of(req.socket)!.admit(exchange);
@@ -287,7 +293,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const generation = current;
     const res = describedResponse();
     const exchange = new Exchange(describedMessage(request), res, false, generation, notRetiring);
-    track(exchange);
+    track(exchange, { drains: false });
     let problem: Problem | undefined;
     try {
       for (const step of generation.checks) {
@@ -298,7 +304,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       logger.error({ err }, 'a check of a described request failed');
       problem = internalError;
     }
-    return verdictOf(exchange, res, problem, generation.signature);
+    return verdictOf(exchange, res, problem, generation.signature, request.method);
   };
 
   const handlers = { request: handle, start, answerOnSocket };
@@ -444,12 +450,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     },
     metricsText: () => telemetry.metricsText(),
     check,
-    answer: (req, res, problem) => {
-      if (res.headersSent || res.destroyed) return;
-      if (draining || problem.closes) res.setHeader('Connection', 'close');
-      sendProblem(req, res, problem, current.signature);
-      discardBody(req, current.linger);
-    },
+    answer: (req, res, problem) => answerRequest(req, res, problem, current, draining),
     registry,
     ledger,
     reload,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Ticket } from '../../src/index.js';
 
 /** How long an allowed write may hold its room when no end signal comes. */
@@ -40,7 +40,7 @@ export class LeaseBook {
 
   /** Holds `ticket` for `bytes`; returns the lease's id, which ends it early. */
   open(ticket: Ticket, bytes: number): string {
-    const id = randomBytes(16).toString('base64url');
+    const id = randomUUID();
     const timer = setTimeout(() => void this.end(id), leaseTime(bytes, this.timing));
     timer.unref();
     this.leases.set(id, { ticket, bytes, timer });

@@ -17,6 +17,7 @@ t.test('the packed package installs and runs: version and check-config work, and
   t.ok(paths.includes('dist/src/cli.js'), 'the built CLI is in it');
   t.ok(paths.includes('LICENSE') && paths.includes('README.md') && paths.includes('CHANGELOG.md'));
   t.ok(paths.includes('deploy/systemd/headroom.service'), 'the deployment files travel with the package');
+  t.ok(['tenant-quota/index.js', 'decide/index.js', 'middleware/express.js', 'middleware/fastify.js'].every((p) => paths.includes(`dist/plugins/${p}`)), 'the first-party plugins are in it');
   t.same(paths.filter((p) => /^(test|bench|\.ci|src)\//.test(p) || p.startsWith('dist/test')), [], 'no tests, bench, CI or TypeScript sources');
 
   const project = path.join(dir, 'user');
@@ -78,7 +79,9 @@ listen: { host: 127.0.0.1, port: 0 }
 admin: { host: 127.0.0.1, port: 0 }
 origins: [{ name: o, url: "http://127.0.0.1:9" }]
 routes: [{ origin: o }]
-plugins: [{ module: ./no-exe.mjs, options: { suffix: .exe } }]
+plugins:
+  - { module: ./no-exe.mjs, options: { suffix: .exe } }
+  - { name: decide, options: { listen: { host: 127.0.0.1, port: 0 } } }
 log: { level: silent }
 `);
   writeFileSync(path.join(project, 'refuse.mjs'), `
@@ -97,8 +100,11 @@ const answer = await new Promise((resolve) => {
 });
 console.log(answer);
 await gateway.shutdown();
+const express = await import('@headroom-gateway/headroom/express');
+const fastify = await import('@headroom-gateway/headroom/fastify');
+console.log(typeof express.headroom, typeof fastify.headroom);
 `);
-  t.equal((await run(process.execPath, ['refuse.mjs'], { cwd: project })).stdout, '403 executable_refused\n', "the user's plugin, loaded from the configuration, refuses a write with its own reason");
+  t.equal((await run(process.execPath, ['refuse.mjs'], { cwd: project })).stdout, '403 executable_refused\nfunction function\n', "the user's plugin, loaded from the configuration, refuses a write with its own reason (beside a first-party one, by name); the middleware imports by the package's name");
   const pluginChecked = await run(bin, ['check-config', 'headroom.yaml'], { cwd: project });
   t.match(pluginChecked.stdout, /a valid gateway configuration/, 'check-config loads it too');
   const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');

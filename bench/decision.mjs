@@ -2,7 +2,7 @@
 // with 1, 100 and 10,000 volumes and 1,000 routes. It must not grow with the number of origins.
 import { loadGatewayConfig } from '../dist/src/config/load.js';
 import { decide } from '../dist/src/decision/decision.js';
-import { viewOf } from '../dist/src/admission/guard.js';
+import { viewOf } from '../dist/src/admission/judge.js';
 import { declaredSize, inodesOf } from '../dist/src/decision/write-facts.js';
 import { HeadroomRegistry } from '../dist/src/headroom/registry.js';
 import { MemoryLedger } from '../dist/src/ledger/memory-ledger.js';

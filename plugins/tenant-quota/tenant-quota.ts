@@ -32,7 +32,7 @@ async function settingsOf(options: TenantQuotaOptions, context: PluginContext): 
   const file = path.resolve(context.configDir, options.quotas);
   const read = await readQuotaFile(file);
   if (!read.ok) throw new Error(read.problems.join('; '));
-  const tenantOf = await tenantSource(options.tenant, { configDir: context.configDir, trustedProxies: () => context.config().trustedProxies });
+  const tenantOf = await tenantSource(options.tenant, { configDir: context.configDir, trusts: context.trusts });
   return {
     from: options.tenant.from,
     where: options.tenant.from === 'path' ? options.tenant.path : options.tenant.header,

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingHttpHeaders } from 'node:http';
-import { BlockList, isIPv6 } from 'node:net';
 import path from 'node:path';
 import { createLocalJWKSet, createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { Problem } from '../../src/index.js';
@@ -32,8 +31,8 @@ export interface TenantSourceOptions {
 
 export interface SourceContext {
   readonly configDir: string;
-  /** The gateway's `trustedProxies` now (a reload may change them). */
-  readonly trustedProxies: () => readonly string[];
+  /** Whether a peer is one of the gateway's `trustedProxies` (as a reload has them now). */
+  readonly trusts: (address: string | undefined) => boolean;
 }
 
 /** Why a path pattern cannot be used, or null. */
@@ -70,7 +69,7 @@ function fromPath(pattern: string): TenantOf {
  */
 function fromHeader(header: string, context: SourceContext): TenantOf {
   const name = header.toLowerCase();
-  const trusts = peerTrust(context.trustedProxies);
+  const { trusts } = context;
   return (request) => {
     if (!trusts(request.remoteAddress)) return null;
     const value = request.headers[name];
@@ -162,26 +161,4 @@ export async function tenantSource(options: TenantSourceOptions, context: Source
     case 'jwt':
       return fromJwt(options.jwt, await loadKeys(options.jwt.jwks, context.configDir));
   }
-}
-
-/** Whether a peer is among the CIDR ranges given (re-read when the list changes, as a reload may). */
-function peerTrust(cidrs: () => readonly string[]): (address: string | undefined) => boolean {
-  let seen: readonly string[] | null = null;
-  let list = new BlockList();
-  return (address) => {
-    const now = cidrs();
-    if (address === undefined || now.length === 0) return false;
-    if (now !== seen) {
-      seen = now;
-      list = new BlockList();
-      for (const cidr of now) {
-        const [net, bits] = cidr.split('/') as [string, string | undefined];
-        const type = isIPv6(net) ? 'ipv6' : 'ipv4';
-        list.addSubnet(net, bits === undefined ? (type === 'ipv6' ? 128 : 32) : Number(bits), type);
-      }
-    }
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped) return list.check(mapped[1]!, 'ipv4');
-    return list.check(address, isIPv6(address) ? 'ipv6' : 'ipv4');
-  };
 }

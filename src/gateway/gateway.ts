@@ -127,6 +127,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     configDir,
     config: () => current.config,
     status: () => status(),
+    trusts: (address) => current.forward.head.forwarding.trusts(address),
     ledger,
     check: (request) => check(request),
     roomGuard: (o) => roomGuard(`plugin:${plugin.name}`, o, { ledger, policy: () => current.config.policy }),

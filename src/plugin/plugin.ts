@@ -72,6 +72,8 @@ export interface PluginContext extends CheckContext {
   config(): GatewayConfig;
   /** What the gateway knows of its origins and volumes, as `/status` shows it. */
   status(): GatewayStatus;
+  /** Whether a peer's address is one of `trustedProxies` (whose forwarding headers, or an auth proxy's, are believed). */
+  trusts(address: string | undefined): boolean;
   /** The reservations of admitted writes (read its figures; reserve only through a room guard). */
   readonly ledger: Ledger;
   /**

@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { ensureNginx, NGINX } from './lib/nginx.mjs';
+import { ensureNginx, nginxPreamble, NGINX } from './lib/nginx.mjs';
 import { freePort, start, stop, waitForPort } from './lib/processes.mjs';
 import { ensureWrk, putScript, wrk } from './lib/wrk.mjs';
 
@@ -44,19 +44,7 @@ mkdirSync(www);
 writeFileSync(path.join(www, 'small'), Buffer.alloc(1024, 'x'));
 const conf = path.join(dir, 'nginx.conf');
 writeFileSync(conf, `
-worker_processes 1;
-daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  keepalive_requests 100000;
+${nginxPreamble(dir)}
   server {
     listen 127.0.0.1:${ports.origin};
     root ${www};

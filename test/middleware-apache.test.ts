@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import http from 'node:http';
-import { once } from 'node:events';
+import { chunkedPut } from './helpers/upload.js';
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createGuard, createLogger, loadGatewayConfig } from '../src/index.js';
@@ -63,24 +63,6 @@ async function freshSnapshot(guard: Guard, volume: string): Promise<void> {
 
 const put = (app: NodeGateway, name: string, bytes: number) =>
   request(`${app.url}/${name}`, { method: 'PUT', headers: { 'content-length': String(bytes) } }, Buffer.alloc(bytes, 1));
-
-/** A chunked PUT of `total` bytes in 64 KiB chunks, as fast as the app takes them: its status, or the error code of a reset. */
-function chunkedPut(url: string, total: number): Promise<{ status: number | string; body: string }> {
-  return new Promise((resolve) => {
-    const req = http.request(url, { method: 'PUT', agent: false, headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: err.code ?? 'error', body: '' }));
-    void (async () => {
-      for (let sent = 0; sent < total && !req.destroyed; sent += 64 * KiB) {
-        if (!req.write(Buffer.alloc(64 * KiB, 9))) await once(req, 'drain');
-      }
-      req.end();
-    })().catch(() => undefined);
-  });
-}
 
 for (const kind of ['express', 'fastify'] as NodeGatewayKind[]) {
   withTmpfs(t, `${kind}: a PUT that does not fit gets Headroom's 507 and Apache counts 0 bytes; one that fits is stored`, async (t) => {

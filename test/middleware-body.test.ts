@@ -1,6 +1,6 @@
 import t from 'tap';
 import http from 'node:http';
-import { once } from 'node:events';
+import { chunkedPut } from './helpers/upload.js';
 import type { DescribedRequest, Problem, Ticket, Verdict } from '../src/index.js';
 import type { MiddlewareGuard } from '../plugins/middleware/guarded.js';
 import { nodeGateway, type NodeGatewayKind } from './helpers/node-gateways.js';
@@ -58,31 +58,13 @@ class FakeGuard implements MiddlewareGuard {
   }
 }
 
-/** A chunked PUT of `total` bytes in 16 KiB chunks; resolves with the status, or the error code of a reset. */
-function chunkedPut(url: string, total: number): Promise<{ status: number | string; body: string }> {
-  return new Promise((resolve) => {
-    const req = http.request(url, { method: 'PUT', agent: false, headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ status: err.code ?? 'error', body: '' }));
-    void (async () => {
-      for (let sent = 0; sent < total && !req.destroyed; sent += 16 * KiB) {
-        if (!req.write(Buffer.alloc(16 * KiB, 5))) await once(req, 'drain');
-      }
-      req.end();
-    })().catch(() => undefined);
-  });
-}
-
 for (const kind of ['express', 'fastify'] as NodeGatewayKind[]) {
   t.test(`${kind}: a chunked body past the ticket's room is cut: the origin gets an incomplete request, the client 507`, async (t) => {
     const origin = await startRawOrigin();
     t.teardown(() => origin.close());
     const guard = new FakeGuard(256 * KiB);
     const app = await nodeGateway(kind, t, guard, origin.url);
-    const answer = await chunkedPut(`${app.url}/grows.bin`, 4096 * KiB);
+    const answer = await chunkedPut(`${app.url}/grows.bin`, 4096 * KiB, 16 * KiB);
     t.equal(answer.status, 507, 'the client reads the cut’s answer');
     t.match(answer.body, /insufficient_storage/);
     await until(() => origin.incomplete === 1, 'the origin to see its request stop');
@@ -108,7 +90,7 @@ for (const kind of ['express', 'fastify'] as NodeGatewayKind[]) {
       return verdict;
     };
     const app = await nodeGateway(kind, t, guard, origin.url);
-    const answer = chunkedPut(`${app.url}/waits.bin`, 8192 * KiB);
+    const answer = chunkedPut(`${app.url}/waits.bin`, 8192 * KiB, 16 * KiB);
     await until(() => (guard.tickets[0]?.offered ?? 0) > 0, 'the first chunk to be offered');
     const offered = guard.tickets[0]!.offered;
     await new Promise((r) => setTimeout(r, 200)); // a window in which a body that was not paused would go on

@@ -11,13 +11,9 @@ export const ensureNginx = () => ensureDebianPackage(NGINX, 'nginx');
  * answering 201) and the peer proxy users would pick (request buffering
  * off, keep-alive upstreams), in front of the same origins as Headroom.
  */
-export async function startNginx(dir, { originPort, proxyPort, sinkPort }) {
-  const root = path.join(dir, 'www');
-  mkdirSync(root, { recursive: true });
-  writeFileSync(path.join(root, 'small'), Buffer.alloc(1024, 'x'));
-  const conf = path.join(dir, 'nginx.conf');
-  writeFileSync(conf, `
-worker_processes 1;
+/** The start of every bench nginx's configuration: one worker, its files in `dir`, no access log; the `http {` block is left open. */
+export function nginxPreamble(dir) {
+  return `worker_processes 1;
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
@@ -29,7 +25,16 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
-  keepalive_requests 100000;
+  keepalive_requests 100000;`;
+}
+
+export async function startNginx(dir, { originPort, proxyPort, sinkPort }) {
+  const root = path.join(dir, 'www');
+  mkdirSync(root, { recursive: true });
+  writeFileSync(path.join(root, 'small'), Buffer.alloc(1024, 'x'));
+  const conf = path.join(dir, 'nginx.conf');
+  writeFileSync(conf, `
+${nginxPreamble(dir)}
   server {
     listen 127.0.0.1:${originPort};
     root ${root};

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { chownSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { chunkedPut } from './helpers/upload.js';
 import { request, until, type Reply } from './helpers/http.js';
 import { apacheInstalled, startApache } from './helpers/apache.js';
 import { countingRelay } from './helpers/tcp-relay.js';
@@ -97,24 +98,7 @@ withTmpfs(t, 'a quota file edited and reloaded applies to the next write', async
 
 withTmpfs(t, "a chunked upload that outgrows the tenant's quota is cut: 507 storage_quota_exceeded, no file kept, ledger at 0", async (t) => {
   const { volume, gateway } = await stack(t, QUOTAS);
-  const http = await import('node:http');
-  const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = http.request(`${gateway.url}/c/grows.bin`, { method: 'PUT', agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    let sent = 0;
-    const write = (): void => {
-      while (sent < 4 * MiB) {
-        sent += 256 * 1024;
-        if (!req.write(Buffer.alloc(256 * 1024, 3))) return void req.once('drain', write);
-      }
-      req.end();
-    };
-    write();
-  });
+  const answer = await chunkedPut(`${gateway.url}/c/grows.bin`, 4 * MiB, 256 * 1024);
   t.equal(answer.status, 507, 'tenant c had 2 MiB of its quota left, the volume 5.5 MiB');
   t.match(JSON.parse(answer.body), { error: 'storage_quota_exceeded', tenant: 'c', requested: null, quota_total: 3 * MiB });
   await until(() => !readdirSync(path.join(volume, 'c')).some((n) => n !== 'stored.bin'), 'Apache to drop its partial upload');

@@ -1,12 +1,13 @@
 import http from 'node:http';
-import { mkdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import t, { type Test } from 'tap';
-import { request, serve, until } from './helpers/http.js';
+import { freePort, request, serve, until } from './helpers/http.js';
 import { apacheInstalled, startApache } from './helpers/apache.js';
 import { startTestOrigin } from './helpers/origin.js';
-import { spawnGateway, type GatewayProcess } from './helpers/process.js';
+import { spawnGateway, spawnGatewayFor, type GatewayProcess } from './helpers/process.js';
 import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
 import { writeBody } from './helpers/upload.js';
 
@@ -225,4 +226,27 @@ t.test('a worker killed with -9 is started again and its reservations end at onc
   await until(async () => (await statusOf(gateway)).reservedBytes === 0, 'reservations back to 0');
   const statuses = await Promise.all(Array.from({ length: 10 }, (_, i) => request(`${gateway.url}/a/after${i}.txt`, { method: 'PUT' }, 'a').then((r) => r.status)));
   t.same(new Set(statuses), new Set([201]), 'the group serves on, on both workers');
+});
+
+t.test('workers: 2 with the decision endpoint: one endpoint for the group, in the primary (a plugin asking for it); its leases are the group ledger’s, and every end signal finds its lease', async (t) => {
+  const origin = await startTestOrigin();
+  t.teardown(() => origin.close());
+  const port = await freePort();
+  const volume = mkdtempSync(path.join(os.tmpdir(), 'headroom-workers-decide-'));
+  t.teardown(() => rmSync(volume, { recursive: true, force: true }));
+  const gateway = await spawnGatewayFor(t, origin.url, {
+    workers: 2,
+    origins: [{ name: 'files', url: origin.url, headroom: { local: { paths: [volume] } } }],
+    plugins: [{ name: 'decide', options: { listen: { host: '127.0.0.1', port } } }],
+  });
+  await until(async () => (await statusOf(gateway)).generation === 1, 'the group to answer');
+  const asks = await Promise.all(Array.from({ length: 8 }, (_, i) =>
+    request(`http://127.0.0.1:${port}/`, { agent: false, headers: { 'x-original-method': 'PUT', 'x-original-uri': `/f${i}.bin`, 'x-original-content-length': '1000' } })));
+  t.same(asks.map((a) => a.status), Array(8).fill(204), 'every question is answered (the primary and the workers each bound the port before: EADDRINUSE)');
+  await until(async () => (await statusOf(gateway)).reservedBytes === 8000, 'the eight leases held in the group ledger', 3000);
+  const admin = JSON.parse((await request(`${gateway.adminUrl}/plugins/decide/`)).body.toString()) as { leases: number };
+  t.equal(admin.leases, 8, 'its admin route, on the primary’s admin listener, shows the leases');
+  // Each on a connection of its own, as a proxy's pool may: one endpoint holds them all.
+  for (const a of asks) await request(`http://127.0.0.1:${port}/.headroom/leases/${String(a.headers['x-headroom-lease'])}`, { method: 'DELETE', agent: false });
+  await until(async () => (await statusOf(gateway)).reservedBytes === 0, 'the end signals release them', 3000);
 });

@@ -14,6 +14,8 @@ const KiB = 1024;
  */
 export default definePlugin({
   name: 'decide',
+  // One endpoint for a group of workers: a lease is ended by the process that holds it.
+  group: 'primary',
   options: {
     listen: {
       host: { doc: 'Address the decision endpoint listens on.', format: String, default: '127.0.0.1' },

@@ -1,5 +1,5 @@
 import { LeaseBook } from '../ledger/lease-book.js';
-import type { Ledger, LedgerStatus, ReserveAnswer } from '../ledger/ledger.js';
+import type { GrowAnswer, Ledger, LedgerStatus, Reservation, ReserveAnswer, ReserveRequest, Written } from '../ledger/ledger.js';
 import type { HeldFigures, LedgerCall, LedgerReply } from './messages.js';
 
 /**
@@ -7,8 +7,9 @@ import type { HeldFigures, LedgerCall, LedgerReply } from './messages.js';
  * arrive as messages (ledger-client.ts) and are answered one at a time, so
  * a check and its hold never interleave with another worker's. The book
  * is the lease book every shared ledger keeps; each worker is an owner.
- * The primary itself serves no request: it only reads the figures (for
- * /status and /metrics).
+ * The primary serves no client request; it reads the figures (for
+ * /status and /metrics), and holds the writes of plugins that run once for
+ * the group as one more owner.
  */
 export class LedgerHost implements Ledger {
   readonly immediate = true;
@@ -19,6 +20,7 @@ export class LedgerHost implements Ledger {
   readonly #gone = new Set<string>();
   readonly #changed = new Set<string>();
   #pushing = false;
+  #leases = 0;
 
   /**
    * @param keepMs how long what ended exchanges wrote counts for the other workers (longer than a snapshot is trusted)
@@ -57,8 +59,18 @@ export class LedgerHost implements Ledger {
     for (const key of this.#volumes) this.#touched(key);
   }
 
-  reserve(): ReserveAnswer {
-    return { granted: false, unavailable: 'the primary of a group serves no request: its workers ask it over IPC' };
+  /**
+   * The primary's own write (a plugin that runs once for the group, as the
+   * decision endpoint): held in the same book, the primary an owner like a
+   * worker, answered at once.
+   */
+  reserve(request: ReserveRequest): ReserveAnswer {
+    const lease = `${PRIMARY}.${++this.#leases}`;
+    const answer = this.handle(PRIMARY, { op: 'reserve', call: 0, lease, ...request });
+    if (answer === null || !('granted' in answer)) return { granted: false, unavailable: 'the group ledger did not answer' };
+    if (answer.granted) return { granted: true, reservation: new HostReservation(this, lease, request) };
+    const { reservedBytes, reservedInodes, writtenBytes, writtenInodes } = answer;
+    return { granted: false, reservedBytes, reservedInodes, writtenBytes, writtenInodes };
   }
 
   reservedBytes(volumeKey: string): number {
@@ -100,5 +112,52 @@ export class LedgerHost implements Ledger {
       this.#changed.clear();
       this.push(figures);
     });
+  }
+}
+
+/** The primary's name in the book, beside its workers' ids. */
+const PRIMARY = 'primary';
+
+/** A lease the primary holds for itself, in its own book: every call answered at once. */
+class HostReservation implements Reservation {
+  #bytes: number;
+  #consumed = 0;
+  #released = false;
+
+  constructor(
+    private readonly host: LedgerHost,
+    private readonly lease: string,
+    private readonly request: ReserveRequest,
+  ) {
+    this.#bytes = request.bytes;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get inodes(): number {
+    return this.#released ? 0 : this.request.inodes;
+  }
+
+  consume(bytes: number): void {
+    const taken = Math.min(bytes, this.#bytes);
+    this.#bytes -= taken;
+    this.#consumed += taken;
+  }
+
+  grow(bytes: number, roomBytes: number, since: number | null): GrowAnswer {
+    if (this.#released) return 'refused';
+    const reply = this.host.handle(PRIMARY, { op: 'grow', call: 0, lease: this.lease, volumeKey: this.request.volumeKey, consumed: this.#consumed, bytes, roomBytes, since });
+    const grown = reply !== null && 'grown' in reply ? reply.grown : 'refused';
+    if (grown === 'held') this.#bytes += bytes;
+    return grown;
+  }
+
+  release(written?: Written): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#bytes = 0;
+    this.host.handle(PRIMARY, { op: 'release', lease: this.lease, volumeKey: this.request.volumeKey, written: written ?? { bytes: this.#consumed, inodes: 0 } });
   }
 }

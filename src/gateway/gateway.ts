@@ -135,12 +135,14 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     meter: telemetry.meter,
   });
   const plugins = new PluginHost(contextFor, logger);
+  // In a group, a plugin runs in every worker (its constraints judge what they take) or, asked for, once in the primary.
+  const runsHere = ({ plugin }: ResolvedPlugin): boolean => (part === 'primary' ? plugin.group === 'primary' : part === 'worker' ? plugin.group !== 'primary' : true);
   const resolved = await resolvePlugins(config.plugins);
   if (!resolved.ok) {
     await Promise.all([ledger === options.ledger ? undefined : ledger.close(), telemetry.shutdown()]);
     throw new Error(`the plugins could not be loaded:\n${resolved.problems.join('\n')}`);
   }
-  await plugins.apply(resolved.plugins);
+  await plugins.apply(resolved.plugins.filter(runsHere));
 
   let current = build(1, config, null);
   /** Generations a reload replaced whose exchanges are still in flight. */
@@ -357,7 +359,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
       throw new Error(`the new address could not be bound: ${(err as Error).message}`);
     }
     try {
-      await plugins.apply(nextPlugins);
+      await plugins.apply(nextPlugins.filter(runsHere));
     } catch (err) {
       await Promise.all([newListener?.retire(0), newAdmin?.close()]);
       throw new Error(`a plugin could not take the new configuration: ${(err as Error).message}`);

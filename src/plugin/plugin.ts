@@ -26,6 +26,15 @@ export interface Plugin<S extends Schema<unknown> = Schema<unknown>> {
    * a problem is reported as `plugins[0].options.<key>: …`.
    */
   readonly options?: S;
+  /**
+   * Where it runs in a group of processes (`workers`): `workers` (the
+   * default) — every worker runs it, as its constraints judge the requests
+   * the workers take; `primary` — one instance for the group, in the
+   * primary, for a plugin that takes connections of its own and keeps
+   * state across them (the decision endpoint's leases). Without workers,
+   * the one process runs every plugin.
+   */
+  readonly group?: 'workers' | 'primary';
   /** Option keys that must be given (a default would hide the omission). */
   readonly requiredOptions?: readonly string[];
   /**

@@ -1,6 +1,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
+import { timingSafeEqual } from 'node:crypto';
 import type { PluginContext, Problem } from '../../src/index.js';
 import { ANSWER_PATH, PROBLEM_HEADER, REFUSAL_HEADER, sendNamedAnswer, sendRefusal } from './answers.js';
 import type { LeaseBook } from './lease.js';
@@ -14,7 +15,11 @@ export interface EndpointDependencies {
   readonly context: PluginContext;
   readonly leases: LeaseBook;
   readonly reading: () => ReadingOptions;
+  /** The token every question must carry in X-Headroom-Token; '' for none. */
+  readonly token: () => string;
 }
+
+const TOKEN_HEADER = 'x-headroom-token';
 
 /**
  * Answers the proxy's questions on any path: 204 (with the lease's id)
@@ -22,8 +27,9 @@ export interface EndpointDependencies {
  * Besides, the nginx snippet's two helpers: the answer path, which sends
  * a refusal a 403 named, and the end of a lease.
  */
-export function answerQuestions({ context, leases, reading }: EndpointDependencies): http.RequestListener {
+export function answerQuestions({ context, leases, reading, token }: EndpointDependencies): http.RequestListener {
   return (req, res) => {
+    if (!tokenAllows(req, token())) return sendRefusal(res, notAllowed(), req.headers.accept, req.headers[REFUSAL_HEADER] === '403', context.config());
     const url = req.url ?? '/';
     const path = url.split('?', 1)[0]!;
     const accept = req.headers.accept;
@@ -33,7 +39,7 @@ export function answerQuestions({ context, leases, reading }: EndpointDependenci
   };
 }
 
-async function decide(req: IncomingMessage, res: ServerResponse, { context, leases, reading }: EndpointDependencies): Promise<void> {
+async function decide(req: IncomingMessage, res: ServerResponse, { context, leases, reading }: Omit<EndpointDependencies, 'token'>): Promise<void> {
   const asForbidden = req.headers[REFUSAL_HEADER] === '403';
   const original = readOriginal(req, reading());
   const config = context.config();
@@ -64,6 +70,25 @@ function endLease(req: IncomingMessage, res: ServerResponse, leases: LeaseBook, 
   leases.end(decodeURIComponent(id), Number.isInteger(status) ? status : undefined).catch(() => undefined);
   res.writeHead(204);
   res.end();
+}
+
+/** With a token set, a request carries it exactly once (a second one is someone's guess, passed on by the proxy). */
+function tokenAllows(req: IncomingMessage, token: string): boolean {
+  if (token === '') return true;
+  const given = req.headersDistinct[TOKEN_HEADER];
+  if (given?.length !== 1) return false;
+  const a = Buffer.from(given[0]!);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function notAllowed(): Problem {
+  return {
+    status: 401,
+    error: 'decision_not_allowed',
+    detail: 'This decision endpoint answers only the proxy that carries its token (X-Headroom-Token).',
+    suggestedAction: 'Set the decide plugin’s token in the proxy’s configuration, as docs/decision-endpoint.md shows.',
+  };
 }
 
 function checkFailed(): Problem {

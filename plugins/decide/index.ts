@@ -26,6 +26,11 @@ export default definePlugin({
       min: { doc: 'The shortest lease.', format: 'positive-duration', default: 10_000 },
       max: { doc: 'The longest lease: the room is given back after it, however large the write.', format: 'positive-duration', default: 900_000 },
     },
+    token: {
+      doc: 'When set, every question must carry it in X-Headroom-Token (the proxy sets it): anyone else who reaches the endpoint could hold room.',
+      format: String,
+      default: '',
+    },
     envoyPathPrefix: {
       doc: 'Envoy ext_authz’s path_prefix: questions without X-Original-Method or X-Forwarded-Method are read from the request line (Envoy’s way), the path after this prefix. Null: such questions are refused.',
       format: String,
@@ -47,10 +52,17 @@ export default definePlugin({
     const readingOf = (o: typeof options): ReadingOptions => ({ requestLinePrefix: o.envoyPathPrefix });
     const leases = new LeaseBook(timingOf(options));
     let reading = readingOf(options);
-    const handler = answerQuestions({ context, leases, reading: () => reading });
+    let token = options.token;
+    const handler = answerQuestions({ context, leases, reading: () => reading, token: () => token });
     let listening = options.listen;
     let server: http.Server = await listen(handler, listening.host, listening.port);
-    const announce = (): void => context.logger.info({ address: addressOf(server) }, 'decision endpoint listening');
+    const announce = (): void => {
+      const address = addressOf(server);
+      context.logger.info({ address }, 'decision endpoint listening');
+      if (token === '' && !isLoopback(address.address)) {
+        context.logger.warn({ address, key: 'plugins.decide.token' }, 'the decision endpoint listens beyond loopback without a token: anyone who reaches it can hold room; set the token option');
+      }
+    };
     announce();
     return {
       adminRoutes: [
@@ -73,6 +85,7 @@ export default definePlugin({
           announce();
           await closeServer(old);
         }
+        token = next.token;
         leases.retime(timingOf(next));
         reading = readingOf(next);
       },
@@ -83,3 +96,8 @@ export default definePlugin({
     };
   },
 });
+
+/** 127.0.0.0/8 and ::1 (also as an IPv4-mapped address). */
+function isLoopback(address: string): boolean {
+  return address === '::1' || /^(::ffff:)?127\./.test(address);
+}

@@ -35,7 +35,7 @@ const NOT_ORIGINAL = new Set([
   'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade',
   'proxy-connection', 'proxy-authorization', 'expect',
   'x-original-method', 'x-original-uri', 'x-original-host', 'x-original-content-length', 'x-original-transfer-encoding',
-  'x-forwarded-method', 'x-forwarded-uri',
+  'x-forwarded-method', 'x-forwarded-uri', 'x-headroom-token',
 ]);
 
 /**

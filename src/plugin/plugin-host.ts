@@ -42,9 +42,10 @@ export class PluginHost {
     const result: Running[] = [];
     try {
       for (const { plugin, options, configDir } of next) {
-        const old = this.#running.find((r) => r.plugin.name === plugin.name && r.plugin === plugin);
+        // The same code (a module is loaded once per process) keeps its instance when it can take the options.
+        const old = this.#running.find((r) => r.plugin === plugin);
         if (old && (old.instance.reload || isDeepStrictEqual(old.options, options))) {
-          if (!isDeepStrictEqual(old.options, options) || old.instance.reload) await old.instance.reload?.(options);
+          await old.instance.reload?.(options);
           old.options = options;
           kept.add(old);
           result.push(old);

@@ -92,14 +92,10 @@ async function load(entry: PluginConfig, at: string): Promise<Plugin | string> {
 
 /** A path (absolute, or relative to the configuration's directory) or a package name, as a URL to import; null when neither resolves. */
 function locate(spec: string, configDir: string): string | null {
-  const file = spec.startsWith('.') || path.isAbsolute(spec);
+  // A file (a directory: its index or package main), or a package from the configuration's node_modules.
+  const target = spec.startsWith('.') || path.isAbsolute(spec) ? path.resolve(configDir, spec) : spec;
   try {
-    if (file) {
-      const resolved = path.resolve(configDir, spec);
-      createRequire(path.join(configDir, 'headroom.config')).resolve(resolved); // exists?
-      return pathToFileURL(resolved).href;
-    }
-    return pathToFileURL(createRequire(path.join(configDir, 'headroom.config')).resolve(spec)).href;
+    return pathToFileURL(createRequire(path.join(configDir, 'headroom.config')).resolve(target)).href;
   } catch {
     return null;
   }

@@ -63,6 +63,12 @@ t.test('quota properties move from the 404 propstat to a 200 one, split at every
   t.equal(await fill(apache, 7), expected, 'in 7-byte pieces');
 });
 
+t.test('a response without a 200 propstat gets one where its emptied 404 propstat was', async (t) => {
+  const lacking = '<m:multistatus xmlns:m="DAV:"><m:response><m:href>/</m:href>\n <m:propstat><m:prop><m:quota-available-bytes/></m:prop><m:status>HTTP/1.1 404 Not Found</m:status></m:propstat>\n</m:response></m:multistatus>';
+  const made = '<m:multistatus xmlns:m="DAV:"><m:response><m:href>/</m:href>\n <m:propstat><m:prop><m:quota-available-bytes>12345</m:quota-available-bytes></m:prop><m:status>HTTP/1.1 200 OK</m:status></m:propstat>\n</m:response></m:multistatus>';
+  for (const size of [1, 1 << 20]) t.equal(await fill(lacking, size), made, `pieces of ${size}`);
+});
+
 t.test('only what was asked is filled', async (t) => {
   const out = await fill(apache, 1, new Set<QuotaProperty>(['quota-used-bytes']));
   t.match(out, /<ns0:quota-available-bytes\/>\n\n<\/D:prop>\n<D:status>HTTP\/1.1 404 Not Found/, 'the unasked one stays in its 404 propstat');

@@ -171,8 +171,8 @@ export class QuotaFill extends Transform {
       const text = `<${p}propstat><${p}prop>${this.#properties(filled, response.prefix)}</${p}prop><${p}status>HTTP/1.1 200 OK</${p}status></${p}propstat>`;
       edits.push({ start: missing[0]!.start, end: missing[0]!.start, text });
     }
-    // Applied from the end, so each edit's offsets still hold; an insertion goes before a removal at the same place.
-    edits.sort((a, b) => b.start - a.start || (a.end - a.start) - (b.end - b.start));
+    // Applied from the end, so each edit's offsets still hold; at the same place, a removal goes before an insertion.
+    edits.sort((a, b) => b.start - a.start || (b.end - b.start) - (a.end - a.start));
     let out = body;
     for (const edit of edits) out = out.slice(0, edit.start - from) + edit.text + out.slice(edit.end - from);
     return out;

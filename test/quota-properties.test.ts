@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap';
-import { statfsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, statfsSync, writeFileSync, mkdirSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { gatewayFor, type RunningGateway } from './helpers/gateway.js';
 import { request, serve, until, type Reply } from './helpers/http.js';
@@ -141,4 +143,20 @@ withTmpfs(t, 'an origin that answers the quota properties keeps its values; with
   const untouched = await propfind(`${blind.url}/lacking/`, QUOTA_PROPFIND, '0');
   t.equal(untouched.body.toString(), lacking);
   t.equal(untouched.headers['content-length'], String(Buffer.byteLength(lacking)));
+});
+
+const RCLONE = '/usr/bin/rclone';
+
+withTmpfs(t, '`rclone about` shows the gateway figures; direct to Apache it shows none', async (t) => {
+  if (!existsSync(RCLONE)) return void t.skip('rclone is not installed');
+  const { volume, apache, gateway } = await stack(t);
+  const about = async (url: string): Promise<Record<string, number>> => {
+    const env = { ...process.env, RCLONE_CONFIG: '/dev/null', RCLONE_CONFIG_DAV_TYPE: 'webdav', RCLONE_CONFIG_DAV_URL: url, RCLONE_CONFIG_DAV_VENDOR: 'other' };
+    const { stdout } = await promisify(execFile)(RCLONE, ['about', 'dav:', '--json'], { env });
+    return JSON.parse(stdout) as Record<string, number>;
+  };
+  t.same(await about(apache.url), {}, 'Apache alone: nothing to show');
+  const shown = await about(gateway.url);
+  const s = statfsSync(volume);
+  t.same(shown, { used: (s.blocks - s.bavail) * s.bsize, free: s.bavail * s.bsize - RESERVE, total: (s.blocks - s.bavail) * s.bsize + s.bavail * s.bsize - RESERVE });
 });

@@ -18,6 +18,7 @@ import type { Constraint } from '../exchange/constraint.js';
 import type { Origin } from '../exchange/origin.js';
 import type { Step } from '../exchange/step.js';
 import { Upstream } from './upstream.js';
+import { quotaFigures } from '../quota/figures.js';
 import { HeadroomRegistry } from '../headroom/registry.js';
 import { SourceSet } from './source-set.js';
 import { startAdmin, type AdminServer } from '../admin/admin-server.js';
@@ -180,6 +181,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const upstream = new Upstream({
     closing,
     onFailure: answer,
+    quotaFigures: (exchange) => quotaFigures(exchange, registry, ledger),
     observer: {
       forwarding: (exchange, head) => {
         exchange.forwardedAt = performance.now();

@@ -8,6 +8,9 @@ import { OutgoingHead } from './outgoing-head.js';
 import type { Exchange, UpstreamFailure } from '../exchange/exchange.js';
 import type { ForwardSettings } from '../exchange/generation.js';
 import type { Problem } from '../http/problem.js';
+import { quotaFillFor, watchQuotaAsked } from '../quota/exchange-quota.js';
+import type { QuotaAsked } from '../quota/asked.js';
+import type { QuotaFigures } from '../quota/fill-multistatus.js';
 
 export interface UpstreamOptions {
   /** True while the exchange's listener drains: its response then closes the connection. */
@@ -15,6 +18,8 @@ export interface UpstreamOptions {
   /** Called when the exchange with the origin fails before a response started. */
   readonly onFailure: (exchange: Exchange, problem: Problem) => void;
   readonly observer: UpstreamObserver;
+  /** The RFC 4331 figures of the exchange's volume, null when not fresh (docs/quota-properties.md). */
+  readonly quotaFigures: (exchange: Exchange) => QuotaFigures | null;
 }
 
 /** Told how each upstream exchange goes (telemetry listens here). */
@@ -26,7 +31,9 @@ export interface UpstreamObserver {
 }
 
 const EXCHANGE = Symbol('headroom.exchange');
-type Tracked = IncomingMessage & { [EXCHANGE]?: { exchange: Exchange; head: OutgoingHead; body: OutgoingBody; settings: ForwardSettings } };
+type Tracked = IncomingMessage & {
+  [EXCHANGE]?: { exchange: Exchange; head: OutgoingHead; body: OutgoingBody; settings: ForwardSettings; quotaAsked: QuotaAsked | null };
+};
 
 /**
  * Streams an admitted request to its origin and the response back, on
@@ -59,7 +66,9 @@ export class Upstream {
     const head = new OutgoingHead(exchange, settings.head, origin.target.path ?? '');
     this.#options.observer.forwarding(exchange, head);
     const body = outgoingBody(exchange, settings.body, origin.agent.maxSockets !== Infinity);
-    (req as Tracked)[EXCHANGE] = { exchange, head, body, settings };
+    // Seen on its way: what reaches the origin is what the origin answers.
+    const quotaAsked = watchQuotaAsked(req, body.stream ?? req);
+    (req as Tracked)[EXCHANGE] = { exchange, head, body, settings, quotaAsked };
     // http-proxy copies the request's fields into its own: for that moment
     // they are the head's, so the engine's request carries exactly them.
     const own = req.headers;
@@ -117,15 +126,17 @@ export class Upstream {
   }
 
   #onProxyRes(proxyRes: IncomingMessage, req: Tracked, res: ServerResponse): void {
-    const { exchange, settings } = req[EXCHANGE]!;
+    const { exchange, settings, quotaAsked } = req[EXCHANGE]!;
     this.#options.observer.answered(exchange, proxyRes.statusCode ?? 0);
     exchange.originStatus(proxyRes.statusCode ?? 0);
     const headers = withoutHopByHop(proxyRes.headers);
     const pseudonym = settings.head.pseudonym;
     if (pseudonym) headers.via = appendVia(headers.via, viaEntry(proxyRes.httpVersion, pseudonym));
     if (this.#options.closing(exchange)) headers.connection = 'close';
+    const fill = quotaFillFor(quotaAsked, proxyRes, headers, () => this.#options.quotaFigures(exchange));
     res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, headers);
-    proxyRes.pipe(res);
+    if (fill) proxyRes.pipe(fill).pipe(res);
+    else proxyRes.pipe(res);
     // An origin that breaks off mid-response must not look like a complete one.
     proxyRes.once('close', () => {
       if (!proxyRes.complete) res.destroy();

@@ -83,8 +83,18 @@ const NO_FLOOD = { floodStage: Infinity, floodRelease: Infinity };
  */
 export function roomGuard(owner: string, options: RoomGuardOptions, { ledger, policy }: { ledger: Ledger; policy: () => PolicyConfig }): RoomGuard {
   const rooms = new HeadroomRegistry(NO_FLOOD);
-  const roomPolicy = (): PolicyConfig => ({ ...policy(), reserve: { bytes: 0 }, minFreeInodes: 0, maxBodySize: 0, staleAfter: options.staleAfter });
+  const roomPolicy = (gateway: PolicyConfig): PolicyConfig => ({ ...gateway, reserve: { bytes: 0 }, minFreeInodes: 0, maxBodySize: 0, staleAfter: options.staleAfter });
   const stateOf = (room: string): VolumeState => rooms.volume(owner, room);
+  // One judge per policy (a reload of the gateway or of the plugin makes a new one), not one per write.
+  let judged: { readonly gateway: PolicyConfig; readonly staleAfter: number; readonly judge: ReturnType<typeof judgeWith>; readonly retryAfter: number } | null = null;
+  const judgeFor = (gateway: PolicyConfig): { judge: ReturnType<typeof judgeWith>; retryAfter: number } => {
+    if (judged?.gateway === gateway && judged.staleAfter === options.staleAfter) return judged;
+    const p = roomPolicy(gateway);
+    const retryAfter = Math.ceil(p.retryAfter / 1000);
+    const judge = judgeWith({ ledger, policy: p, primary: false, refusal: (decision: Rejection, context) => options.refusal(refusalOf(context.volume!, decision, retryAfter, context.unavailable)) });
+    judged = { gateway, staleAfter: options.staleAfter, judge, retryAfter };
+    return judged;
+  };
 
   const admit = (exchange: Exchange) => {
     const { req } = exchange;
@@ -99,15 +109,8 @@ export function roomGuard(owner: string, options: RoomGuardOptions, { ledger, po
     // A COPY or MOVE writes what the storage guard learnt of its source; unknown, it holds a stretch.
     const learnt = destination === null ? size.bytes : (exchange.decision?.figures.requestedBytes ?? null);
     const facts = { declaredBytes: learnt, inodes: destination === null ? inodesOf(req.method!) : 0 };
-    const p = roomPolicy();
-    const retryAfter = Math.ceil(p.retryAfter / 1000);
+    const { judge, retryAfter } = judgeFor(policy());
     const state = stateOf(room);
-    const judge = judgeWith({
-      ledger,
-      policy: p,
-      primary: false,
-      refusal: (decision: Rejection, context) => options.refusal(refusalOf(room, decision, retryAfter, context.unavailable)),
-    });
     return judge(exchange, {
       state,
       facts,

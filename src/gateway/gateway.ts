@@ -264,7 +264,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
    * bytes move through another proxy, and a ticket may be held for the
    * length of a lease; the gateway's stop gives it up.
    */
-  const track = (exchange: Exchange, { drains }: { drains: boolean }): void => {
+  const track = (exchange: Exchange, drains: boolean): void => {
     const { generation } = exchange;
     tracing?.start(exchange);
     if (drains) inFlight++;
@@ -287,7 +287,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const handle = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, listener: ClientListener): void => {
     const exchange = new Exchange(req, res, expectsContinue, current, listener);
-    track(exchange, { drains: true });
+    track(exchange, true);
     if (closing(exchange)) res.setHeader('Connection', 'close');
     res.once('close', () => exchange.end());
     ClientConnection.of(req.socket)!.admit(exchange);
@@ -298,7 +298,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
     const generation = current;
     const res = describedResponse();
     const exchange = new Exchange(describedMessage(request), res, false, generation, notRetiring);
-    track(exchange, { drains: false });
+    track(exchange, false);
     let problem: Problem | undefined;
     try {
       for (const step of generation.checks) {

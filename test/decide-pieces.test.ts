@@ -101,7 +101,7 @@ t.test('a lease lasts the declared size at minRate, between its bounds', async (
 /** A ticket that records what is done with it. */
 function recordingTicket(): Ticket & { calls: string[] } {
   const calls: string[] = [];
-  return { calls, cut: null, chunk: (n) => void calls.push(`chunk ${n}`), originStatus: (s) => void calls.push(`status ${s}`), end: () => void calls.push('end') };
+  return { calls, cut: null, chunk: (n) => void calls.push(`chunk ${n}`), originStatus: (s) => void calls.push(`status ${s}`), end: () => void calls.push('end'), landed: () => null };
 }
 
 t.test('a lease ends once — by its end signal or its time — counting the declared bytes as written first', async (t) => {
@@ -109,8 +109,8 @@ t.test('a lease ends once — by its end signal or its time — counting the dec
   t.teardown(() => book.close());
   const signalled = recordingTicket();
   const id = book.open(signalled, 5);
-  await book.end(id, 201);
-  await book.end(id, 201);
+  await book.end(id, 'signal', 201);
+  await book.end(id, 'signal', 201);
   t.same(signalled.calls, ['status 201', 'chunk 5', 'end'], 'ended once, its bytes counted before the end');
   const timed = recordingTicket();
   book.open(timed, 10);

@@ -36,6 +36,9 @@ class FakeTicket implements Ticket {
   originStatus(status: number): void {
     this.statuses.push(status);
   }
+  landed(): null {
+    return null;
+  }
   end(): void {
     this.ends++;
   }

@@ -67,7 +67,7 @@ async function decide(req: IncomingMessage, res: ServerResponse, { context, leas
 function endLease(req: IncomingMessage, res: ServerResponse, leases: LeaseBook, id: string): void {
   // nginx's $upstream_status: the last figure is the origin's answer ("502, 201" after a retry; "-" when none).
   const status = Number(/(\d{3})\s*$/.exec(String(req.headers['x-headroom-origin-status'] ?? ''))?.[1]);
-  leases.end(decodeURIComponent(id), Number.isInteger(status) ? status : undefined).catch(() => undefined);
+  leases.end(decodeURIComponent(id), 'signal', Number.isInteger(status) ? status : undefined).catch(() => undefined);
   res.writeHead(204);
   res.end();
 }

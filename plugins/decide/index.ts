@@ -71,7 +71,7 @@ export default definePlugin({
           handle: (_req, res) => {
             const { address, port } = addressOf(server);
             res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-            res.end(JSON.stringify({ listen: { host: address, port }, url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, leases: leases.size }) + '\n');
+            res.end(JSON.stringify({ listen: { host: address, port }, url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, leases: leases.size, ended: leases.ended }) + '\n');
           },
         },
       ],

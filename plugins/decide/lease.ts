@@ -23,14 +23,20 @@ interface Lease {
   readonly timer: NodeJS.Timeout;
 }
 
+/** How a lease ended: the proxy's end signal, a snapshot that showed its bytes landed, its time, or the endpoint closing. */
+export type LeaseEnd = 'signal' | 'landed' | 'time' | 'closed';
+
 /**
  * Allowed writes whose proxy moves the body: each holds its ticket until
- * the proxy says the exchange is over, or its lease runs out. Either way
- * the declared bytes are then counted as written (the ticket's `chunk`),
- * so the room stays taken until a snapshot that shows them landed.
+ * the proxy says the exchange is over, a snapshot shows its bytes landed
+ * (the ticket's `landed`), or its lease runs out. Either way the declared
+ * bytes are then counted as written (the ticket's `chunk`), so the room
+ * stays taken until a snapshot that shows them.
  */
 export class LeaseBook {
   private readonly leases = new Map<string, Lease>();
+  /** Leases ended, by how, since the endpoint started. */
+  readonly ended: Record<LeaseEnd, number> = { signal: 0, landed: 0, time: 0, closed: 0 };
 
   constructor(private timing: LeaseTiming) {}
 
@@ -41,17 +47,19 @@ export class LeaseBook {
   /** Holds `ticket` for `bytes`; returns the lease's id, which ends it early. */
   open(ticket: Ticket, bytes: number): string {
     const id = randomUUID();
-    const timer = setTimeout(() => void this.end(id), leaseTime(bytes, this.timing));
+    const timer = setTimeout(() => void this.end(id, 'time'), leaseTime(bytes, this.timing));
     timer.unref();
     this.leases.set(id, { ticket, bytes, timer });
+    void ticket.landed()?.then(() => this.end(id, 'landed'));
     return id;
   }
 
   /** Ends a lease (once; an unknown or ended id is nothing to do); `originStatus` is the origin's answer where the proxy tells it. */
-  async end(id: string, originStatus?: number): Promise<void> {
+  async end(id: string, how: LeaseEnd, originStatus?: number): Promise<void> {
     const lease = this.leases.get(id);
     if (lease === undefined) return;
     this.leases.delete(id);
+    this.ended[how]++;
     clearTimeout(lease.timer);
     try {
       if (originStatus !== undefined) lease.ticket.originStatus(originStatus);
@@ -67,6 +75,6 @@ export class LeaseBook {
 
   /** Ends every lease (the endpoint closes): what they hold is given back. */
   async close(): Promise<void> {
-    await Promise.all([...this.leases.keys()].map((id) => this.end(id)));
+    await Promise.all([...this.leases.keys()].map((id) => this.end(id, 'closed')));
   }
 }

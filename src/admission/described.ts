@@ -1,6 +1,7 @@
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { sendProblem, type Signature } from '../http/own-answer.js';
+import type { Landing } from '../headroom/landings.js';
 import type { Problem } from '../http/problem.js';
 import type { DescribedRequest, Ticket, Verdict } from './verdict.js';
 
@@ -44,6 +45,7 @@ interface DescribedExchange {
   chunk(bytes: number): void | Promise<void>;
   originStatus(status: number): void;
   end(): void;
+  landing(): Landing | null;
 }
 
 /** What a described request's admission said: a refusal (its exchange ended), or a ticket that ends it. */
@@ -72,6 +74,7 @@ export function verdictOf(exchange: DescribedExchange, res: DescribedResponse, p
       res.statusCode = status;
       exchange.originStatus(status);
     },
+    landed: () => (ended ? null : (exchange.landing()?.landed ?? null)),
     end: () => {
       if (ended) return;
       ended = true;

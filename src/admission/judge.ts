@@ -1,5 +1,6 @@
 import type { PolicyConfig } from '../config/types.js';
 import type { VolumeState } from '../headroom/volume-state.js';
+import type { Landing } from '../headroom/landings.js';
 import type { GrowAnswer, Ledger, Reservation, ReserveAnswer } from '../ledger/ledger.js';
 import type { Problem } from '../http/problem.js';
 import { isRefusal, type Admission, type Hold } from '../exchange/constraint.js';
@@ -132,10 +133,15 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
     const count = (bytes: number): void => {
       written += bytes;
     };
+    // Only where this process admits and counts every write to the volume can its growth tell (see Landings).
+    const landable = primary && destination === null && !ledger.shared;
+    let landing: Landing | null = null;
     return {
       chunk: destination !== null ? undefined : size.header === null ? count : heldToDeclared(exchange, size, count),
       originStatus,
+      landing: () => (landable ? (landing ??= state.expectLanding(facts.declaredBytes!, () => ledger.reservedBytes(state.key))) : null),
       end: () => {
+        landing?.cancel();
         state.addWritten(written);
         if (made) state.addCreated(facts.inodes);
         reservation.release({ bytes: written, inodes: made ? facts.inodes : 0 });

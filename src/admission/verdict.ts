@@ -52,4 +52,13 @@ export interface Ticket {
   originStatus(status: number): void;
   /** The exchange is over: what is held is given back, what passed counts as written. */
   end(): void;
+  /**
+   * For a proxy that cannot say when the body has been sent: settles when
+   * a snapshot of the write's volume shows its declared bytes landed
+   * (docs/decision-endpoint.md#leases-how-an-allowed-write-ends) — then end the ticket. Null where no
+   * snapshot can tell: a body of unknown length, no figures yet, or a
+   * ledger shared with other processes (replicas, workers), whose writes
+   * the volume's growth would mix in. It never settles once the ticket ended.
+   */
+  landed(): Promise<void> | null;
 }

@@ -1,3 +1,4 @@
+import type { Landing } from '../headroom/landings.js';
 import type { Problem } from '../http/problem.js';
 import type { Exchange } from './exchange.js';
 
@@ -19,6 +20,12 @@ export interface Hold {
   originStatus?(status: number): void;
   /** The exchange is over: give back what is held. */
   end(): void;
+  /**
+   * For a write whose body another proxy moves (a described request):
+   * waits for a snapshot to show its bytes on the volume. Null where no
+   * snapshot can tell; asked at most once.
+   */
+  landing?(): Landing | null;
   /** Its `chunk` may answer later: the body then waits in a stream of its own rather than flowing straight. */
   readonly mayPause?: boolean;
 }

@@ -2,6 +2,7 @@ import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import type { Decision } from '../decision/decision.js';
 import type { Hold } from './constraint.js';
+import type { Landing } from '../headroom/landings.js';
 import type { Problem } from '../http/problem.js';
 import type { RequestTarget } from '../http/request-target.js';
 import type { Generation } from './generation.js';
@@ -142,6 +143,15 @@ export class Exchange {
       const waiting = holds[i]!.chunk?.(bytes);
       if (waiting) return waiting.then(() => this.#chunkFrom(i + 1, bytes));
     }
+  }
+
+  /** The first hold that can wait for a snapshot to show the write landed (see Hold.landing); null when none can. */
+  landing(): Landing | null {
+    if (this.#holds !== null) for (const hold of this.#holds) {
+      const landing = hold.landing?.() ?? null;
+      if (landing !== null) return landing;
+    }
+    return null;
   }
 
   /** The origin's response started. */

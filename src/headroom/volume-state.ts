@@ -1,3 +1,4 @@
+import { Landings, type Landing } from './landings.js';
 import type { VolumeSnapshot } from './snapshot.js';
 
 export interface FloodMarks {
@@ -70,6 +71,10 @@ export class VolumeState {
   /** Counters over recent moments, for a volume another process measures (`markAt`); null otherwise. */
   readonly #history: Sample[] | null;
   readonly #notify: ((state: VolumeState, change: VolumeChange) => void) | null;
+  /** Writes waiting for a snapshot to show them (see expectLanding); null until the first. */
+  #landings: Landings | null = null;
+  /** What admitted writes hold on the volume now, from the ledger that holds them. */
+  #reservedBytes: () => number = () => 0;
 
   constructor(origin: string, volume: string, marks: FloodMarks, { fed = false, notify = null }: { fed?: boolean; notify?: ((state: VolumeState, change: VolumeChange) => void) | null } = {}) {
     this.origin = origin;
@@ -209,10 +214,32 @@ export class VolumeState {
     this.#createdAtSnapshot = Math.max(this.#createdAtSnapshot, mark.inodes);
     if (this.#markedFullAt !== null && snapshot.takenAt > this.#markedFullAt) this.#markedFullAt = null;
     this.#lastError = null;
+    if (this.#landings !== null && this.#landings.size > 0) {
+      this.#landings.record({ usedBytes: usedBytesOf(snapshot), countedBytes: this.#settled + this.#streamed, reservedBytes: this.#reservedBytes() });
+    }
     const usage = snapshot.totalBytes > 0 ? (snapshot.totalBytes - snapshot.availableBytes) / snapshot.totalBytes : 1;
     if (usage >= this.#marks.floodStage) this.#flooded = true;
     else if (usage < this.#marks.floodRelease) this.#flooded = false;
     this.#notify?.(this, { kind: 'snapshot', snapshot });
+  }
+
+  /**
+   * A write of `bytes` whose body another proxy moves, admitted on the
+   * current snapshot: its landing settles when a later snapshot shows the
+   * bytes on the volume (see Landings). Null before any snapshot. Only for
+   * a volume every write to which this process admits and counts:
+   * `reservedBytes` is what the ledger holds on it.
+   */
+  expectLanding(bytes: number, reservedBytes: () => number): Landing | null {
+    const snapshot = this.#snapshot;
+    if (snapshot === null) return null;
+    this.#reservedBytes = reservedBytes;
+    return (this.#landings ??= new Landings()).expect(bytes, { usedBytes: usedBytesOf(snapshot), shownBytes: this.#writtenAtSnapshot });
+  }
+
+  /** Writes waiting for a snapshot to show them. */
+  get landingsWaiting(): number {
+    return this.#landings?.size ?? 0;
   }
 
   /** A measurement failed; the last snapshot stays and ages. */
@@ -229,6 +256,10 @@ export class VolumeState {
     this.#markedFullAt = now;
     this.#notify?.(this, { kind: 'full', at: now });
   }
+}
+
+function usedBytesOf(snapshot: VolumeSnapshot): number {
+  return snapshot.totalBytes - snapshot.availableBytes;
 }
 
 export function volumeKey(origin: string, volume: string): string {

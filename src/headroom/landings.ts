@@ -1,0 +1,97 @@
+/** What a snapshot showed of a volume, as landings compare them. */
+export interface LandingBaseline {
+  /** totalBytes − availableBytes of the snapshot. */
+  readonly usedBytes: number;
+  /** Of the gateway's own writes, what the snapshot is taken to show (WrittenMark.bytes). */
+  readonly shownBytes: number;
+}
+
+/** A snapshot just recorded, and the gateway's figures as it is recorded. */
+export interface LandingFigures {
+  readonly usedBytes: number;
+  /** Everything the gateway has counted as written or streamed to the volume by now. */
+  readonly countedBytes: number;
+  /** What every admitted write on the volume holds now, the waiting ones included. */
+  readonly reservedBytes: number;
+}
+
+/** A write whose body another proxy moves, waiting for a snapshot to show it on the volume. */
+export interface Landing {
+  /** Settles when a snapshot shows the write's bytes landed; never, if none does before `cancel`. */
+  readonly landed: Promise<void>;
+  /** The write ended otherwise (its proxy said so, its lease ran out): it no longer waits. */
+  cancel(): void;
+}
+
+interface Waiting {
+  readonly bytes: number;
+  /** The figures of the last snapshot before the write was admitted: it cannot show any of its bytes. */
+  readonly before: LandingBaseline;
+  readonly resolve: () => void;
+}
+
+/**
+ * The writes of one volume that wait to be seen landed, oldest first
+ * (docs/decision-endpoint.md#leases-how-an-allowed-write-ends). A snapshot shows them landed when
+ * the volume's use grew, since the snapshot before the oldest of them, by
+ * more than everything else that can explain growth:
+ *
+ * - what the gateway itself counted as written or streamed since then,
+ *   beyond what that snapshot was taken to show (all of it, though some
+ *   may not have reached the disk yet: on the safe side);
+ * - what other admitted writes still hold — their bytes may be on the disk
+ *   already, and each of them holds its room until it ends.
+ *
+ * The growth left is what the waiting writes have stored: the oldest of
+ * them whose sizes it covers are taken to be the ones that landed, and
+ * their room is given back (their bytes then count as written until the
+ * next snapshot, so the same growth is never taken for two writes). Use
+ * that shrank (a deletion) only delays this. Growth from writes that did
+ * not pass the gateway is taken for theirs: a volume written around the
+ * gateway gives rooms back early — which is why only a gateway that sees
+ * every write to the volume (one process, its own ledger) waits for
+ * landings at all.
+ */
+export class Landings {
+  /** Oldest first (a Set keeps insertion order, and lets a write leave in one step). */
+  readonly #waiting = new Set<Waiting>();
+  #waitingBytes = 0;
+
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  /** A write of `bytes` was admitted after the snapshot that showed `before`. */
+  expect(bytes: number, before: LandingBaseline): Landing {
+    let resolve!: () => void;
+    const landed = new Promise<void>((r) => (resolve = r));
+    const waiting: Waiting = { bytes, before, resolve };
+    this.#waiting.add(waiting);
+    this.#waitingBytes += bytes;
+    return { landed, cancel: () => this.#leave(waiting) };
+  }
+
+  /**
+   * A snapshot was recorded: settles the writes it shows landed. The
+   * gateway's figures are taken now, not at the snapshot's start, so that
+   * a write that ended while it was measured is explained by its count.
+   */
+  record(figures: LandingFigures): void {
+    let grown: number | null = null;
+    for (const waiting of this.#waiting) {
+      if (grown === null) {
+        const since = waiting.before;
+        const heldByOthers = Math.max(0, figures.reservedBytes - this.#waitingBytes);
+        grown = figures.usedBytes - since.usedBytes - (figures.countedBytes - since.shownBytes) - heldByOthers;
+      }
+      if (waiting.bytes > grown) return;
+      grown -= waiting.bytes;
+      this.#leave(waiting);
+      waiting.resolve();
+    }
+  }
+
+  #leave(waiting: Waiting): void {
+    if (this.#waiting.delete(waiting)) this.#waitingBytes -= waiting.bytes;
+  }
+}

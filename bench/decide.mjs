@@ -21,7 +21,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-decide-bench-'));
 chmodSync(dir, 0o755); // nginx's worker (nobody) reads the origin's file
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
-const ports = Object.fromEntries(await Promise.all(['origin', 'nginx', 'asking', 'decide', 'headroom'].map(async (k) => [k, await freePort()])));
+const ports = Object.fromEntries(await Promise.all(['origin', 'nginx', 'asking', 'decide', 'syslog', 'headroom'].map(async (k) => [k, await freePort()])));
 
 /** The documented nginx snippet, pointed at this bench's ports. */
 function documentedSnippet() {
@@ -31,6 +31,7 @@ function documentedSnippet() {
     ['server 127.0.0.1:9191;', `server 127.0.0.1:${ports.decide};`],
     ['server 127.0.0.1:8000;', `server 127.0.0.1:${ports.origin};`],
     ['listen 8080;', `listen 127.0.0.1:${ports.asking};`],
+    ['syslog:server=127.0.0.1:9192,', `syslog:server=127.0.0.1:${ports.syslog},`],
   ]) {
     if (!snippet.includes(from)) throw new Error(`the documented snippet no longer contains "${from}"`);
     snippet = snippet.replace(from, to);
@@ -73,7 +74,7 @@ writeFileSync(config, YAML.stringify({
   origins: [{ name: 'origin', url: `http://127.0.0.1:${ports.origin}`, headroom: { local: { paths: [roomy] } } }],
   routes: [{ match: { pathPrefix: '/' }, origin: 'origin' }],
   telemetry: { traces: { exporter: 'none' } },
-  plugins: [{ name: 'decide', options: { listen: { host: '127.0.0.1', port: ports.decide } } }],
+  plugins: [{ name: 'decide', options: { listen: { host: '127.0.0.1', port: ports.decide }, syslog: { port: ports.syslog } } }],
 }));
 const headroom = start(process.execPath, [path.join(root, 'dist/src/cli.js'), 'proxy', '--config', config]);
 await Promise.all([

@@ -19,6 +19,7 @@ withTmpfs(t, 'nginx auth_request (the documented snippet) in front of Apache on 
     conf = replaced(conf, 'server 127.0.0.1:9191;', `server 127.0.0.1:${new URL(setup.toDecide.url).port};`);
     conf = replaced(conf, 'server 127.0.0.1:8000;', `server 127.0.0.1:${new URL(setup.toApache.url).port};`);
     conf = replaced(conf, 'listen 8080;', `listen 127.0.0.1:${port};`);
+    conf = replaced(conf, 'syslog:server=127.0.0.1:9192,', `syslog:server=127.0.0.1:${setup.syslogPort},`);
     const nginx = await startNginx(conf, port);
     t.teardown(() => nginx.close());
     const url = `http://127.0.0.1:${port}`;
@@ -76,6 +77,11 @@ withTmpfs(t, 'nginx auth_request (the documented snippet) in front of Apache on 
       return held.reservedBytes === 0 && held.leases === 0;
     }, 'reservations to return to 0', 5000);
     t.pass('reservations returned to 0 after completed and aborted uploads');
+    const admin = `http://127.0.0.1:${setup.gateway.adminAddress.port}`;
+    const { ended } = JSON.parse((await request(`${admin}/plugins/decide/`)).body.toString()) as { ended: Record<string, number> };
+    t.equal(ended.time, 0, 'no lease ran out');
+    t.equal(ended.signal + ended.landed, 5, 'all five ended');
+    t.ok(ended.signal >= 2, 'the two aborted ones (which never land) by nginx’s end signal');
     t.notMatch(nginx.errorLog(), /\[(error|crit|alert|emerg)\].*headroom_decide/, 'nginx reached the endpoint every time');
   });
 });

@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import t, { type Test } from 'tap';
 import { readOriginal, type ReadingOptions } from '../plugins/decide/original-request.js';
 import { leaseTime, LeaseBook } from '../plugins/decide/lease.js';
+import { readEndSignal } from '../plugins/decide/end-signals.js';
 import { decodeProblem, encodeProblem, sendNamedAnswer } from '../plugins/decide/answers.js';
 import { configFor } from './helpers/gateway.js';
 import { rawExchange, request, statusOf, until } from './helpers/http.js';
@@ -151,3 +152,21 @@ t.test('nginx’s mapping: the problem survives the round trip; the answer path 
   t.match(JSON.parse(lost.body.toString()), { error: 'decision_answer_missing' });
 });
 
+
+t.test('a syslog end signal is read from the end of the line; anything else is no signal', async (t) => {
+  const id = '0b5f4c1e-9d3a-4f5e-8a7b-1c2d3e4f5a6b';
+  t.same(readEndSignal(`<190>Dec  1 21:00:00 headroom: lease=${id} status="201"`, ''), { id, originStatus: 201 });
+  t.same(readEndSignal(`lease=${id} status="502, 507"`, ''), { id, originStatus: 507 }, 'after a retry, the last figure is the origin’s answer');
+  t.same(readEndSignal(`lease=${id} status="-"`, ''), { id, originStatus: undefined }, 'no origin answer');
+  t.same(readEndSignal(`lease=${id} status="201" token=s3cret`, 's3cret'), { id, originStatus: 201 });
+  for (const [line, token] of [
+    [`lease=${id} status="201" token=s3cret`, ''],
+    [`lease=${id} status="201"`, 's3cret'],
+    [`lease=${id} status="201" token=s3cre`, 's3cret'],
+    [`lease=${id} status="201" token=s3cret extra`, 's3cret'],
+    [`lease=${id}x status="201"`, ''],
+    [`lease=${id} status="201`, ''],
+    ['lease=- status="201"', ''],
+    ['', ''],
+  ] as const) t.equal(readEndSignal(line, token), null, JSON.stringify(line));
+});

@@ -4,10 +4,10 @@ import { once } from 'node:events';
 import { timingSafeEqual } from 'node:crypto';
 import type { PluginContext, Problem } from '../../src/index.js';
 import { ANSWER_PATH, PROBLEM_HEADER, REFUSAL_HEADER, sendNamedAnswer, sendRefusal } from './answers.js';
-import type { LeaseBook } from './lease.js';
+import { originStatusOf, type LeaseBook } from './lease.js';
 import { isProblem, readOriginal, type ReadingOptions } from './original-request.js';
 
-/** Where the proxy says an allowed write is over: `DELETE /.headroom/leases/<id>` (nginx's post_action). */
+/** Where a proxy of the user's own says an allowed write is over: `DELETE /.headroom/leases/<id>` (nginx sends its end signals by syslog: end-signals.ts). */
 export const LEASES_PATH = '/.headroom/leases/';
 const LEASE_HEADER = 'X-Headroom-Lease';
 
@@ -65,9 +65,7 @@ async function decide(req: IncomingMessage, res: ServerResponse, { context, leas
 }
 
 function endLease(req: IncomingMessage, res: ServerResponse, leases: LeaseBook, id: string): void {
-  // nginx's $upstream_status: the last figure is the origin's answer ("502, 201" after a retry; "-" when none).
-  const status = Number(/(\d{3})\s*$/.exec(String(req.headers['x-headroom-origin-status'] ?? ''))?.[1]);
-  leases.end(decodeURIComponent(id), 'signal', Number.isInteger(status) ? status : undefined).catch(() => undefined);
+  leases.end(decodeURIComponent(id), 'signal', originStatusOf(String(req.headers['x-headroom-origin-status'] ?? ''))).catch(() => undefined);
   res.writeHead(204);
   res.end();
 }

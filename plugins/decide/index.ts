@@ -1,6 +1,7 @@
 import type http from 'node:http';
 import { definePlugin } from '../../src/index.js';
 import { addressOf, answerQuestions, closeServer, listen } from './endpoint.js';
+import { EndSignals } from './end-signals.js';
 import { LeaseBook, type LeaseTiming } from './lease.js';
 import type { ReadingOptions } from './original-request.js';
 
@@ -20,6 +21,10 @@ export default definePlugin({
     listen: {
       host: { doc: 'Address the decision endpoint listens on.', format: String, default: '127.0.0.1' },
       port: { doc: 'Its port (0: any free port; the admin route /plugins/decide/ shows it).', format: 'port', default: 9191 },
+    },
+    syslog: {
+      host: { doc: 'Address the end signals of nginx’s access_log (syslog over UDP) arrive on.', format: String, default: '127.0.0.1' },
+      port: { doc: 'Its UDP port; null: no end signals by syslog (the HTTP end signal still works).', format: 'port', default: null, nullable: true },
     },
     minRate: { doc: 'The slowest upload a lease waits for, per second: a lease lasts the declared size at this rate.', format: 'size', default: 64 * KiB },
     lease: {
@@ -56,6 +61,16 @@ export default definePlugin({
     const handler = answerQuestions({ context, leases, reading: () => reading, token: () => token });
     let listening = options.listen;
     let server: http.Server = await listen(handler, listening.host, listening.port);
+    const openSignals = (o: typeof options): Promise<EndSignals | null> =>
+      o.syslog.port === null ? Promise.resolve(null) : EndSignals.open(o.syslog.host, o.syslog.port, leases, () => token, context.logger);
+    let syslog = options.syslog;
+    let signals: EndSignals | null;
+    try {
+      signals = await openSignals(options);
+    } catch (err) {
+      await closeServer(server);
+      throw err;
+    }
     const announce = (): void => {
       const address = addressOf(server);
       context.logger.info({ address }, 'decision endpoint listening');
@@ -71,19 +86,34 @@ export default definePlugin({
           handle: (_req, res) => {
             const { address, port } = addressOf(server);
             res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-            res.end(JSON.stringify({ listen: { host: address, port }, url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, leases: leases.size, ended: leases.ended }) + '\n');
+            res.end(JSON.stringify({ listen: { host: address, port }, url: `http://${address.includes(':') ? `[${address}]` : address}:${port}`, syslog: signals?.address() ?? null, leases: leases.size, ended: leases.ended }) + '\n');
           },
         },
       ],
       async reload(next) {
-        if (next.listen.host !== listening.host || next.listen.port !== listening.port) {
-          // The new listener first: a reload that cannot bind is refused and the old one keeps answering.
-          const replacement = await listen(handler, next.listen.host, next.listen.port);
+        // The new sockets first: a reload that cannot bind them is refused, and the old ones keep answering.
+        const moved = next.listen.host !== listening.host || next.listen.port !== listening.port;
+        const movedSignals = next.syslog.host !== syslog.host || next.syslog.port !== syslog.port;
+        const replacement = moved ? await listen(handler, next.listen.host, next.listen.port) : null;
+        let replacementSignals: EndSignals | null = null;
+        try {
+          if (movedSignals) replacementSignals = await openSignals(next);
+        } catch (err) {
+          if (replacement) await closeServer(replacement);
+          throw err;
+        }
+        if (replacement) {
           const old = server;
           server = replacement;
           listening = next.listen;
           announce();
           await closeServer(old);
+        }
+        if (movedSignals) {
+          const old = signals;
+          signals = replacementSignals;
+          syslog = next.syslog;
+          await old?.close();
         }
         token = next.token;
         leases.retime(timingOf(next));
@@ -91,6 +121,7 @@ export default definePlugin({
       },
       async close() {
         await closeServer(server);
+        await signals?.close();
         await leases.close();
       },
     };

@@ -16,6 +16,12 @@ export function leaseTime(bytes: number, timing: LeaseTiming): number {
   return Math.min(timing.max, Math.max(timing.min, Math.ceil((bytes / timing.minRate) * 1000)));
 }
 
+/** The origin's status in nginx's `$upstream_status`: its last figure ("502, 201" after a retry); none for "-". */
+export function originStatusOf(upstreamStatus: string): number | undefined {
+  const status = Number(/(\d{3})\s*$/.exec(upstreamStatus)?.[1]);
+  return Number.isInteger(status) ? status : undefined;
+}
+
 interface Lease {
   readonly ticket: Ticket;
   /** Counted as written when the lease ends: the proxy moved them, the endpoint never saw them. */

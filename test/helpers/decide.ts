@@ -31,6 +31,8 @@ export interface DecideSetup {
   readonly toApache: CountingRelay;
   /** Counts what the proxy sends to the decision endpoint. */
   readonly toDecide: CountingRelay;
+  /** The UDP port the endpoint takes syslog end signals on. */
+  readonly syslogPort: number;
   readonly gateway: RunningGateway;
   /** The gateway's reserved bytes on the volume, and the endpoint's open leases. */
   held(): Promise<{ reservedBytes: number; leases: number }>;
@@ -50,18 +52,19 @@ export async function decideSetup(t: Test, options: Record<string, unknown> = {}
   const config = configFor(apache.url, {
     origins: [{ name: 'files', url: apache.url, headroom: { local: { paths: [volume], interval: '200ms' } } }],
     routes: [{ match: { pathPrefix: '/' }, origin: 'files', volume }],
-    plugins: [{ name: 'decide', options: { listen: { host: '127.0.0.1', port: 0 }, ...options } }],
+    plugins: [{ name: 'decide', options: { listen: { host: '127.0.0.1', port: 0 }, syslog: { port: 0 }, ...options } }],
   });
   const gateway = await startTestGateway(config);
   t.teardown(() => gateway.shutdown());
   const admin = `http://127.0.0.1:${gateway.adminAddress.port}`;
-  const plugin = async (): Promise<{ listen: { port: number }; leases: number }> => JSON.parse((await request(`${admin}/plugins/decide/`)).body.toString());
-  const toDecide = await countingRelay((await plugin()).listen.port);
+  const plugin = async (): Promise<{ listen: { port: number }; syslog: { port: number }; leases: number }> => JSON.parse((await request(`${admin}/plugins/decide/`)).body.toString());
+  const endpoint = await plugin();
+  const toDecide = await countingRelay(endpoint.listen.port);
   t.teardown(() => toDecide.close());
   const held = async (): Promise<{ reservedBytes: number; leases: number }> => {
     const status = JSON.parse((await request(`${admin}/status`)).body.toString());
     return { reservedBytes: status.origins[0].volumes[0].reservedBytes, leases: (await plugin()).leases };
   };
   await until(async () => JSON.parse((await request(`${admin}/status`)).body.toString()).origins[0].volumes[0].snapshotAgeMs !== null, 'a first snapshot');
-  return { volume, apache, toApache, toDecide, gateway, held };
+  return { volume, apache, toApache, toDecide, syslogPort: endpoint.syslog.port, gateway, held };
 }

@@ -1,4 +1,5 @@
-import { statfsSync } from 'node:fs';
+import { statfsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import http from 'node:http';
 import { once } from 'node:events';
 import t from 'tap';
@@ -6,6 +7,7 @@ import { CADDY, startCaddy } from './helpers/caddy.js';
 import { decideSetup, documentedSnippet, replaced, type DecideSetup } from './helpers/decide.js';
 import { freePort, request, until } from './helpers/http.js';
 import { withBinaries } from './helpers/installed.js';
+import { startRedis } from './helpers/redis.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 
 // A lease of the decision endpoint ends early when a snapshot shows its
@@ -86,4 +88,21 @@ withTmpfs(t, 'leases ended by the snapshot that shows their bytes, on a 16 MiB t
     t.equal((await setup.held()).reservedBytes, MiB, 'holding its 1 MiB');
     t.match(await leaseEnds(setup), { landed: 0 });
   });
+
+  for (const backend of ['memory', 'redis'] as const) {
+    const what = backend === 'memory'
+      ? 'with its own ledger, growth from a file written around the gateway is taken for the lease’s (the documented caveat)'
+      : 'with a shared ledger (Redis), whose other gateways’ writes grow the volume too, growth ends no lease';
+    withBinaries(t, what, ['/usr/sbin/apache2', ...(backend === 'redis' ? ['/usr/bin/redis-server'] : [])], async (t) => {
+      const ledger = backend === 'redis' ? { ledger: { backend: 'redis', url: (await startRedis(t)).url } } : {};
+      const setup = await decideSetup(t, LONG_LEASES, ledger);
+      const asked = await request(setup.toDecide.url, { headers: { 'x-original-method': 'PUT', 'x-original-uri': '/never.bin', 'x-original-content-length': String(MiB) } });
+      t.equal(asked.status, 204);
+      writeFileSync(path.join(setup.volume, 'around.bin'), Buffer.alloc(2 * MiB, 4));
+      await nextSnapshot(setup);
+      await nextSnapshot(setup);
+      t.equal((await setup.held()).leases, backend === 'memory' ? 0 : 1);
+      t.match(await leaseEnds(setup), { landed: backend === 'memory' ? 1 : 0 });
+    });
+  }
 });

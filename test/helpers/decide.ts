@@ -43,7 +43,7 @@ export interface DecideSetup {
  * only client is its decision endpoint (the decide plugin, loaded from
  * config), behind a counting relay of its own.
  */
-export async function decideSetup(t: Test, options: Record<string, unknown> = {}): Promise<DecideSetup> {
+export async function decideSetup(t: Test, options: Record<string, unknown> = {}, more: Record<string, unknown> = {}): Promise<DecideSetup> {
   const volume = mountTmpfs(t, 'size=16m,uid=33,gid=33');
   const apache = await startApache(volume);
   t.teardown(() => apache.close());
@@ -53,6 +53,7 @@ export async function decideSetup(t: Test, options: Record<string, unknown> = {}
     origins: [{ name: 'files', url: apache.url, headroom: { local: { paths: [volume], interval: '200ms' } } }],
     routes: [{ match: { pathPrefix: '/' }, origin: 'files', volume }],
     plugins: [{ name: 'decide', options: { listen: { host: '127.0.0.1', port: 0 }, syslog: { port: 0 }, ...options } }],
+    ...more,
   });
   const gateway = await startTestGateway(config);
   t.teardown(() => gateway.shutdown());

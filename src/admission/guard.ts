@@ -30,10 +30,10 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
   const stateOf = (origin: string, volume: string | null): VolumeState | null => (volume === null ? null : registry.volume(origin, volume));
   const judgeWrite = judgeWith({ ledger, policy, refusal: refusalProblem, primary: true });
   /** Judges a write to `state`'s volume; a refusal names the route's origin and volume (and a COPY's destination). */
-  const judge = (exchange: Exchange, state: VolumeState | null, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, admitUnknown: string | null): Outcome => {
+  const judge = (exchange: Exchange, state: VolumeState | null, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, admitUnknown: string | null, share = 1): Outcome => {
     const origin = exchange.route!.origin.name;
     const context = () => ({ origin, volume: state?.volume ?? null, destination: destination?.path ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
-    return judgeWrite(exchange, { state, facts, size, destination, admitUnknown, context });
+    return judgeWrite(exchange, { state, facts, size, destination, admitUnknown, context, share });
   };
 
   /**
@@ -78,10 +78,44 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
     if ('status' in size) return size;
     if (exchange.destination !== null) return transfer(exchange, exchange.destination, size);
     const route = exchange.route!;
-    const said = judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: size.bytes, inodes: inodesOf(method) }, size, null, null);
+    const share = route.volumes[0]?.share ?? 1;
+    const said = judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: sharedBytes(size.bytes, share), inodes: inodesOf(method) }, size, null, null, share);
     if (size.bytes === null && policy.maxBodySize > 0) return said instanceof Promise ? said.then((s) => cappedAt(exchange, policy.maxBodySize, s)) : cappedAt(exchange, policy.maxBodySize, said);
     return said;
   };
 
   return { name: 'storage', admit };
+}
+
+/**
+ * The storage guard for the `index`-th volume of routes that list several
+ * (`routes[].volumes`: a temp volume a server spools uploads to, say): a
+ * body write is admitted only when each of them has room for its share,
+ * each holds its own reservation, and a refusal names the volume that
+ * lacked it. Runs after the guard of the target (the first); COPY and MOVE
+ * write on the target alone, and are judged there.
+ */
+export function volumeGuard({ registry, ledger, policy }: GuardDependencies, index: number): Constraint {
+  const writeMethods = new Set(policy.writeMethods);
+  const retryAfter = Math.ceil(policy.retryAfter / 1000);
+  // Not the exchange's decision (the target's is), unless it refuses.
+  const judgeWrite = judgeWith({ ledger, policy, refusal: refusalProblem, primary: false });
+  const admit = (exchange: Exchange): Outcome => {
+    const { req } = exchange;
+    const route = exchange.route!;
+    const needed = route.volumes[index];
+    if (needed === undefined || !writeMethods.has(req.method!) || exchange.destination !== null) return undefined;
+    const size = declaredSize(req.headers);
+    if ('status' in size) return size;
+    const origin = route.origin.name;
+    const context = () => ({ origin, volume: needed.volume, destination: null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
+    const facts = { declaredBytes: sharedBytes(size.bytes, needed.share), inodes: inodesOf(req.method!) };
+    return judgeWrite(exchange, { state: registry.volume(origin, needed.volume), facts, size, destination: null, admitUnknown: null, context, share: needed.share });
+  };
+  return { name: 'storage', admit };
+}
+
+/** A volume's share of a declared body, rounded up; unknown stays unknown. */
+function sharedBytes(bytes: number | null, share: number): number | null {
+  return bytes === null || share === 1 ? bytes : Math.ceil(bytes * share);
 }

@@ -34,6 +34,12 @@ export interface Judged {
   readonly destination: Destination | null;
   /** Why the size is unknown where it is judged as unknown though it is not a body (a COPY's unlearnt size); null otherwise. */
   readonly admitUnknown: string | null;
+  /**
+   * Of the body's bytes, the share this volume takes (a route's `volumes`):
+   * `facts` are already scaled by it, the body's chunks are scaled as they
+   * pass. 1 for the whole body.
+   */
+  readonly share: number;
   /** Where, for a refusal's answer. */
   readonly context: () => RefusalContext;
 }
@@ -59,7 +65,7 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
     return again.verdict === 'reject' ? again : { verdict: 'reject', status: 507, reason: 'insufficient_storage', figures: again.figures };
   };
 
-  const judge = (exchange: Exchange, { state, facts, size, destination, admitUnknown, context }: Judged): Outcome => {
+  const judge = (exchange: Exchange, { state, facts, size, destination, admitUnknown, context, share }: Judged): Outcome => {
     const view = state && viewOf(state, ledger);
     let decision = decide(facts, view, policy, Date.now());
     if (admitUnknown !== null && decision.verdict === 'admit') decision = { ...decision, verdict: 'admit_unknown', reason: 'stale' };
@@ -84,7 +90,7 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
         record(exchange, refused, state);
         return refusal(refused, context());
       }
-      return holdOf(exchange, state, answer.reservation, facts, size, destination, context);
+      return holdOf(exchange, state, answer.reservation, facts, size, destination, context, share);
     };
     const unbounded = decision.verdict === 'admit_unknown' || decision.figures.usableBytes === null;
     const answer = ledger.reserve({
@@ -104,7 +110,7 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
   };
 
   /** What an admitted write holds: its reservation, metered as the body streams, released at the end. */
-  const holdOf = (exchange: Exchange, state: VolumeState, reservation: Reservation, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, context: () => RefusalContext): Hold => {
+  const holdOf = (exchange: Exchange, state: VolumeState, reservation: Reservation, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, context: () => RefusalContext, share: number): Hold => {
     // A write holds the inodes it may take until its exchange ends; one
     // that made something has taken them, until a snapshot shows it.
     let made = false;
@@ -115,7 +121,7 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
     if (facts.declaredBytes === null && destination === null) {
       const metered = meter(exchange, state, reservation, { ledger, policy, refuse: (decision, unavailable) => refusal(decision, { ...context(), unavailable }), record });
       return {
-        chunk: metered.chunk,
+        chunk: share === 1 ? metered.chunk : scaledBy(share, metered.chunk),
         originStatus,
         end: () => {
           if (made) state.addCreated(facts.inodes);
@@ -130,9 +136,10 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
     // does not see them. Then they count as written until a snapshot
     // that started later. A COPY's bytes are written by the origin itself.
     let written = destination === null ? 0 : reservation.bytes;
-    const count = (bytes: number): void => {
+    const add = (bytes: number): void => {
       written += bytes;
     };
+    const count = share === 1 ? add : scaledBy(share, add);
     // Only where this process admits and counts every write to the volume can its growth tell (see Landings).
     const landable = primary && destination === null && !ledger.shared;
     let landing: Landing | null = null;
@@ -182,6 +189,21 @@ export function cappedAt(exchange: Exchange, maxBodySize: number, admission: Adm
     return inner?.(bytes);
   };
   return admission === undefined ? { chunk, end: nothing } : { ...admission, chunk };
+}
+
+/**
+ * The share of a body's chunks that a volume takes, rounded up over the
+ * whole body so far (not chunk by chunk, whose roundings would add up past
+ * the share of the body).
+ */
+function scaledBy<R>(share: number, passed: (bytes: number) => R): (bytes: number) => R | undefined {
+  let body = 0;
+  return (bytes) => {
+    const before = Math.ceil(body * share);
+    body += bytes;
+    const now = Math.ceil(body * share);
+    return now > before ? passed(now - before) : undefined;
+  };
 }
 
 /**

@@ -116,6 +116,7 @@ export function roomGuard(owner: string, options: RoomGuardOptions, { ledger, po
       facts,
       size,
       destination,
+      share: 1,
       admitUnknown: destination !== null && learnt === null ? 'the size of the source is unknown' : null,
       context: () => ({ origin: owner, volume: room, destination: destination?.path ?? null, retryAfter, minFreeInodes: 0, maxBodySize: 0 }),
     });

@@ -76,7 +76,11 @@ export function crossCheck(config: CheckedConfig, broken: (key: string) => boole
     }
     const local = origin.headroom.local;
     if (!local || origin.headroom.agent) return;
-    if (route.volume !== null && !local.paths.includes(route.volume)) {
+    if (route.volumes !== null) {
+      route.volumes.forEach(({ volume }, j) => {
+        if (!local.paths.includes(volume)) problems.push(`routes[${i}].volumes[${j}].volume: "${volume}" is not one of origin "${origin.name}"'s local paths (${local.paths.join(', ')})`);
+      });
+    } else if (route.volume !== null && !local.paths.includes(route.volume)) {
       problems.push(`routes[${i}].volume: "${route.volume}" is not one of origin "${origin.name}"'s local paths (${local.paths.join(', ')})`);
     } else if (route.volume === null && local.paths.length > 1) {
       problems.push(`routes[${i}].volume: origin "${origin.name}" has ${local.paths.length} volumes; name the one this route writes to`);

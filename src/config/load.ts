@@ -21,6 +21,7 @@ import type {
   OriginConfig,
   PluginConfig,
   RouteConfig,
+  RouteVolumeConfig,
 } from './types.js';
 
 export interface ConfigSource {
@@ -145,12 +146,47 @@ function readPlugin(el: unknown, at: string, configDir: string, problems: string
 }
 
 function readRoute(el: unknown, at: string, problems: string[]): RouteConfig | null {
-  return take(routeSchema, el, at, required.route, problems);
+  const route = take(routeSchema, el, at, required.route, problems);
+  if (route === null || route.volumes === null) return route as RouteConfig | null;
+  if (route.volume !== null) {
+    problems.push(`${at}.volumes: give either volume (the one volume the route writes to) or volumes (every volume its writes need, the target first), not both`);
+    return null;
+  }
+  const entries = route.volumes as unknown[];
+  if (entries.length === 0) {
+    problems.push(`${at}.volumes: an empty list; name every volume the route's writes need, the target first, or leave the key out`);
+    return null;
+  }
+  const volumes = entries.map((entry, i) => readRouteVolume(entry, `${at}.volumes[${i}]`, problems));
+  if (volumes.some((v) => v === null)) return null;
+  const names = volumes.map((v) => v!.volume);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined) {
+    problems.push(`${at}.volumes: "${twice}" is listed twice; list each volume once, with the share of the body it needs`);
+    return null;
+  }
+  return { ...route, volume: names[0]!, volumes: volumes as RouteVolumeConfig[] };
+}
+
+/** `{ volume, share }`, or a plain name for `{ volume: name, share: 1 }`. */
+function readRouteVolume(entry: unknown, at: string, problems: string[]): RouteVolumeConfig | null {
+  if (typeof entry === 'string' && entry !== '') return { volume: entry, share: 1 };
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+    problems.push(`${at}: expected a volume's name, or { volume, share }, got ${JSON.stringify(entry)}`);
+    return null;
+  }
+  const { volume, share = 1, ...rest } = entry as Record<string, unknown>;
+  const before = problems.length;
+  for (const key of Object.keys(rest)) problems.push(`${at}.${key}: unknown key (a route's volume takes volume and share)`);
+  if (typeof volume !== 'string' || volume === '') problems.push(`${at}.volume: expected the volume's name (a local path, or a mount the source reports), got ${JSON.stringify(volume)}`);
+  if (typeof share !== 'number' || !Number.isFinite(share) || share <= 0) problems.push(`${at}.share: expected a number above 0 (1: the whole body), got ${JSON.stringify(share)}`);
+  return problems.length > before ? null : { volume: volume as string, share: share as number };
 }
 
 /** A route's volume on a locally read origin is a path, resolved as the origin's paths are. */
 function resolveRouteVolume(route: RouteConfig, origins: readonly OriginConfig[], baseDir: string): RouteConfig {
   const origin = origins.find((o) => o.name === route.origin);
   if (!origin?.headroom.local || origin.headroom.agent || route.volume === null) return route;
-  return { ...route, volume: path.resolve(baseDir, route.volume) };
+  const volumes = route.volumes?.map((v) => ({ ...v, volume: path.resolve(baseDir, v.volume) })) ?? null;
+  return { ...route, volume: path.resolve(baseDir, route.volume), volumes };
 }

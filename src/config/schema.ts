@@ -141,6 +141,8 @@ export const routeSchema = {
   },
   origin: { format: String, default: '' },
   volume: { format: String, default: null, nullable: true },
+  /** Every volume the route's writes need, the target first: `[{ volume, share }]` (or plain names); read element by element in load.ts. */
+  volumes: { format: 'json-array', default: null, nullable: true },
 } as const satisfies Schema;
 
 export const pluginSchema = {

@@ -22,7 +22,19 @@ export type OtlpProtocol = TelemetryConfig['traces']['protocol'];
 export type AgentSourceConfig = ConfigOf<typeof agentSourceSchema>;
 export type LocalSourceConfig = ConfigOf<typeof localSourceSchema>;
 export type HealthConfig = ConfigOf<typeof healthSchema>;
-export type RouteConfig = ConfigOf<typeof routeSchema>;
+/** One of the volumes a route's writes need, and how much of the body each write puts there. */
+export interface RouteVolumeConfig {
+  readonly volume: string;
+  /** The share of the body's size a write needs on it (1: the whole body). */
+  readonly share: number;
+}
+
+/**
+ * A route. `volume` is the target: the route's own, or the first of its
+ * `volumes`; `volumes` lists every volume its writes need, null when it
+ * names only the target (or none).
+ */
+export type RouteConfig = Omit<ConfigOf<typeof routeSchema>, 'volumes'> & { readonly volumes: readonly RouteVolumeConfig[] | null };
 
 /** An origin, with its optional sources validated by their own schemas. */
 export type OriginConfig = Omit<ConfigOf<typeof originSchema>, 'headroom'> & {

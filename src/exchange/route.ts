@@ -12,4 +12,16 @@ export interface Route {
    * reports never changes it.
    */
   readonly volume: string | null;
+  /**
+   * Every volume its writes need, the target first, each with the share of
+   * the body a write puts there: one for the target alone; none where
+   * `volume` is null.
+   */
+  readonly volumes: readonly RouteVolume[];
+}
+
+export interface RouteVolume {
+  readonly volume: string;
+  /** Of the body's size, what a write needs on this volume (1: the whole body). */
+  readonly share: number;
 }

@@ -2,7 +2,7 @@ import type { GatewayConfig } from '../config/types.js';
 import { ForwardingHeaders } from '../http/forwarding.js';
 import { viaEntry } from '../http/via.js';
 import { admission } from '../admission/admission.js';
-import { storageGuard } from '../admission/guard.js';
+import { storageGuard, volumeGuard } from '../admission/guard.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 import { configuredVolumes } from './source-set.js';
 import { volumeKey } from '../headroom/volume-state.js';
@@ -33,7 +33,11 @@ export function buildGeneration(number: number, config: GatewayConfig, parts: Ge
   const origins = new Map(config.origins.map((o) => [o.name, createOrigin(o, parts.previous.get(o.name) ?? null)] as const));
   const pseudonym = config.via.enabled ? config.via.pseudonym : null;
   const route = selectRoute(new RouteTable(config.routes, origins), config.listen.encodedSlashes);
-  const admit = admission([storageGuard({ registry: parts.registry, ledger: parts.ledger, policy: config.policy }), ...parts.constraints]);
+  const guarded = { registry: parts.registry, ledger: parts.ledger, policy: config.policy };
+  // A route's further volumes (routes[].volumes), each judged by a guard of its own after the target's.
+  const most = Math.max(1, ...config.routes.map((r) => r.volumes?.length ?? 1));
+  const further = Array.from({ length: most - 1 }, (_, i) => volumeGuard(guarded, i + 1));
+  const admit = admission([storageGuard(guarded), ...further, ...parts.constraints]);
   const steps: readonly Step[] = [checkFraming(config.listen.maxHeaders), ...(pseudonym ? [detectLoop(pseudonym)] : []), route, checkHealth, admit, ...parts.extraSteps];
   const volumeKeys = new Set<string>();
   for (const origin of origins.values()) {

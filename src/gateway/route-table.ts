@@ -12,7 +12,8 @@ export class RouteTable {
       const origin = origins.get(r.origin);
       if (!origin) throw new Error(`route names unknown origin "${r.origin}"; the config loader should have refused it`);
       const host = r.match.host === null ? null : normaliseHost(r.match.host);
-      return { pathPrefix: r.match.pathPrefix, host, origin, volume: r.volume ?? soleLocalPath(origin) };
+      const volume = r.volume ?? soleLocalPath(origin);
+      return { pathPrefix: r.match.pathPrefix, host, origin, volume, volumes: r.volumes ?? (volume === null ? [] : [{ volume, share: 1 }]) };
     });
   }
 

@@ -79,6 +79,6 @@ function sameOutputs(a: Origin, b: Origin): boolean {
  * path). Only these are ever taken from a source's report.
  */
 export function configuredVolumes(origin: Origin, routes: readonly RouteConfig[]): ReadonlySet<string> {
-  const named = routes.filter((r) => r.origin === origin.name && r.volume !== null).map((r) => r.volume!);
+  const named = routes.filter((r) => r.origin === origin.name).flatMap((r) => r.volumes?.map((v) => v.volume) ?? (r.volume === null ? [] : [r.volume]));
   return new Set([...named, ...(origin.config.headroom.local?.paths ?? [])]);
 }

@@ -125,20 +125,31 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
         originStatus,
         end: () => {
           if (made) state.addCreated(facts.inodes);
+          state.endStreamed(metered.streamed());
           reservation.release({ bytes: metered.streamed(), inodes: made ? facts.inodes : 0 });
         },
         mayPause: !ledger.immediate,
       };
     }
-    // A known size stays reserved whole until the exchange ends: until
-    // the origin has answered, streamed bytes may still sit in socket
-    // buffers or the origin's memory, where a snapshot taken meanwhile
-    // does not see them. Then they count as written until a snapshot
-    // that started later. A COPY's bytes are written by the origin itself.
+    // A known size: where the volume's accounting is exact, its bytes
+    // move from the hold to what streamed as they pass, and each snapshot
+    // tells how many of them landed (VolumeState.exact). Otherwise it
+    // stays reserved whole until the exchange ends — until the origin has
+    // answered, streamed bytes may still sit in socket buffers or the
+    // origin's memory, where a snapshot taken meanwhile does not see them —
+    // and then counts as written until a snapshot that started later. A
+    // COPY's bytes are written by the origin itself.
+    const streams = state.exact && destination === null;
     let written = destination === null ? 0 : reservation.bytes;
-    const add = (bytes: number): void => {
-      written += bytes;
-    };
+    const add = streams
+      ? (bytes: number): void => {
+          written += bytes;
+          reservation.consume(bytes);
+          state.addStreamed(bytes);
+        }
+      : (bytes: number): void => {
+          written += bytes;
+        };
     const count = share === 1 ? add : scaledBy(share, add);
     // Only where this process admits and counts every write to the volume can its growth tell (see Landings).
     const landable = primary && destination === null && !ledger.shared;
@@ -149,7 +160,8 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
       landing: () => (landable ? (landing ??= state.expectLanding(facts.declaredBytes!, () => ledger.reservedBytes(state.key))) : null),
       end: () => {
         landing?.cancel();
-        state.addWritten(written);
+        if (streams) state.endStreamed(written);
+        else state.addWritten(written);
         if (made) state.addCreated(facts.inodes);
         reservation.release({ bytes: written, inodes: made ? facts.inodes : 0 });
       },

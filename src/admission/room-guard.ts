@@ -82,7 +82,7 @@ const NO_FLOOD = { floodStage: Infinity, floodRelease: Infinity };
  * storage guard). `owner` keeps its rooms apart from volumes in the ledger.
  */
 export function roomGuard(owner: string, options: RoomGuardOptions, { ledger, policy }: { ledger: Ledger; policy: () => PolicyConfig }): RoomGuard {
-  const rooms = new HeadroomRegistry(NO_FLOOD);
+  const rooms = new HeadroomRegistry(NO_FLOOD, { exact: !ledger.shared });
   const roomPolicy = (gateway: PolicyConfig): PolicyConfig => ({ ...gateway, reserve: { bytes: 0 }, minFreeInodes: 0, maxBodySize: 0, staleAfter: options.staleAfter });
   const stateOf = (room: string): VolumeState => rooms.volume(owner, room);
   // One judge per policy (a reload of the gateway or of the plugin makes a new one), not one per write.

@@ -114,10 +114,11 @@ export interface Gateway {
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
   const part = options.part ?? 'whole';
-  const registry = options.registry ?? new HeadroomRegistry(config.policy, { fed: part === 'worker' });
   // What other replicas wrote counts as long as a snapshot may be trusted, and a lease may outlive its exchange.
   const keepMs = (): number => current.config.policy.staleAfter + config.ledger.leaseTime;
   const ledger = options.ledger ?? (await openLedger(config.ledger, keepMs, logger));
+  // Alone with its volumes (no replicas, no workers), the gateway counts every write to them.
+  const registry = options.registry ?? new HeadroomRegistry(config.policy, { fed: part === 'worker', exact: !ledger.shared });
   const telemetry = await startProviders(config.telemetry);
   const sources = new SourceSet(registry, logger, telemetry.tracer);
   const build = (number: number, next: GatewayConfig, previous: Generation | null): Generation =>

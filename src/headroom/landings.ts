@@ -72,23 +72,27 @@ export class Landings {
   }
 
   /**
-   * A snapshot was recorded: settles the writes it shows landed. The
-   * gateway's figures are taken now, not at the snapshot's start, so that
-   * a write that ended while it was measured is explained by its count.
+   * A snapshot was recorded: settles the writes it shows landed, and
+   * returns their bytes (which the snapshot shows). The gateway's figures
+   * are taken now, not at the snapshot's start, so that a write that ended
+   * while it was measured is explained by its count.
    */
-  record(figures: LandingFigures): void {
+  record(figures: LandingFigures): number {
     let grown: number | null = null;
+    let landed = 0;
     for (const waiting of this.#waiting) {
       if (grown === null) {
         const since = waiting.before;
         const heldByOthers = Math.max(0, figures.reservedBytes - this.#waitingBytes);
         grown = figures.usedBytes - since.usedBytes - (figures.countedBytes - since.shownBytes) - heldByOthers;
       }
-      if (waiting.bytes > grown) return;
+      if (waiting.bytes > grown) break;
       grown -= waiting.bytes;
+      landed += waiting.bytes;
       this.#leave(waiting);
       waiting.resolve();
     }
+    return landed;
   }
 
   #leave(waiting: Waiting): void {

@@ -14,9 +14,13 @@ export class HeadroomRegistry {
   onChange: ((state: VolumeState, change: VolumeChange) => void) | null = null;
   readonly #notify = (state: VolumeState, change: VolumeChange): void => this.onChange?.(state, change);
 
-  constructor(marks: FloodMarks, { fed = false }: { fed?: boolean } = {}) {
+  /** Every write to its volumes is admitted and counted by this process (see VolumeState.exact). */
+  readonly #exact: boolean;
+
+  constructor(marks: FloodMarks, { fed = false, exact = false }: { fed?: boolean; exact?: boolean } = {}) {
     this.#marks = { floodStage: marks.floodStage, floodRelease: marks.floodRelease };
     this.#fed = fed;
+    this.#exact = exact;
   }
 
   /** Flood marks from a reloaded policy; each volume applies them at its next snapshot. */
@@ -30,7 +34,7 @@ export class HeadroomRegistry {
     const key = volumeKey(origin, volume);
     let state = this.#volumes.get(key);
     if (!state) {
-      state = new VolumeState(origin, volume, this.#marks, { fed: this.#fed, notify: this.#notify });
+      state = new VolumeState(origin, volume, this.#marks, { fed: this.#fed, exact: this.#exact, notify: this.#notify });
       this.#volumes.set(key, state);
       const ofOrigin = this.#byOrigin.get(origin);
       if (ofOrigin) ofOrigin.push(state);

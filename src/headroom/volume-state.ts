@@ -17,6 +17,10 @@ export const IN_FLIGHT_MS = 1000;
 export interface WrittenMark {
   readonly bytes: number;
   readonly inodes: number;
+  /** Exact accounting: bytes of exchanges ended when it started (all on the disk: the origin answered). */
+  readonly ended: number;
+  /** Exact accounting: bytes uploads still streaming had sent when it started (on the disk or not). */
+  readonly inFlight: number;
 }
 
 /** What a volume learnt, for a process that passes it on (a group's primary to its workers, a worker to the primary). */
@@ -61,6 +65,23 @@ export class VolumeState {
   #streamedTrusted = 0;
   /** Of #settled + #streamed, what the current snapshot is taken to show. */
   #writtenAtSnapshot = 0;
+  /**
+   * Exact accounting (see `record`): of #streamed, what uploads that have
+   * ended sent; the rest is in flight.
+   */
+  #streamedEnded = 0;
+  /** Exact accounting: of what was in flight when the current snapshot started, what it is taken to show. */
+  #shownInFlight = 0;
+  /** Exact accounting: the current snapshot's bytes in use, and what had ended when it started. */
+  #measured: { readonly used: number; readonly ended: number } | null = null;
+  /**
+   * Every write to the volume is admitted and counted by this process
+   * (its own ledger, its own measurements): what a snapshot shows of the
+   * uploads in flight is then read from the volume's growth, exactly.
+   * Otherwise (workers, replicas sharing a ledger) their bytes are taken
+   * by time (see `writtenMark`).
+   */
+  readonly exact: boolean;
   /** Inodes taken by exchanges that have ended (monotonic), and what the current snapshot shows of them. */
   #created = 0;
   #createdAtSnapshot = 0;
@@ -76,7 +97,13 @@ export class VolumeState {
   /** What admitted writes hold on the volume now, from the ledger that holds them. */
   #reservedBytes: () => number = () => 0;
 
-  constructor(origin: string, volume: string, marks: FloodMarks, { fed = false, notify = null }: { fed?: boolean; notify?: ((state: VolumeState, change: VolumeChange) => void) | null } = {}) {
+  constructor(
+    origin: string,
+    volume: string,
+    marks: FloodMarks,
+    { fed = false, exact = false, notify = null }: { fed?: boolean; exact?: boolean; notify?: ((state: VolumeState, change: VolumeChange) => void) | null } = {},
+  ) {
+    this.exact = exact && !fed;
     this.origin = origin;
     this.volume = volume;
     this.key = volumeKey(origin, volume);
@@ -134,7 +161,8 @@ export class VolumeState {
     while (marks.length > 0 && marks[0]!.at <= now - IN_FLIGHT_MS) trusted = marks.shift()!.streamed;
     if (trusted >= 0) this.#streamedTrusted = trusted;
     marks.push({ at: now, streamed: this.#streamed });
-    return { bytes: this.#settled + this.#streamedTrusted, inodes: this.#created };
+    const ended = this.#settled + this.#streamedEnded;
+    return { bytes: this.#settled + this.#streamedTrusted, inodes: this.#created, ended, inFlight: this.#streamed - this.#streamedEnded };
   }
 
   /**
@@ -155,7 +183,7 @@ export class VolumeState {
     const history = this.#history!;
     // Later snapshots start later: older samples than the one that served are not needed again.
     while (history.length > 1 && history[1]!.at < takenAt - IN_FLIGHT_MS) history.shift();
-    return { bytes: shown.settled + trusted.streamed, inodes: shown.created };
+    return { bytes: shown.settled + trusted.streamed, inodes: shown.created, ended: 0, inFlight: 0 };
   }
 
   /**
@@ -196,6 +224,11 @@ export class VolumeState {
     if (this.#history) this.#sample();
   }
 
+  /** An upload metered while it streamed (`addStreamed`) ended, having sent `bytes`: no longer in flight. */
+  endStreamed(bytes: number): void {
+    this.#streamedEnded += bytes;
+  }
+
   /** An exchange ended having made new files or collections. */
   addCreated(inodes: number): void {
     this.#created += inodes;
@@ -210,12 +243,16 @@ export class VolumeState {
   record(snapshot: VolumeSnapshot, mark: WrittenMark): void {
     if (this.#snapshot && snapshot.takenAt < this.#snapshot.takenAt) return;
     this.#snapshot = snapshot;
-    this.#writtenAtSnapshot = Math.max(this.#writtenAtSnapshot, mark.bytes);
+    if (this.exact) this.#writtenAtSnapshot = this.#exactlyShown(snapshot, mark);
+    else this.#writtenAtSnapshot = Math.max(this.#writtenAtSnapshot, mark.bytes);
     this.#createdAtSnapshot = Math.max(this.#createdAtSnapshot, mark.inodes);
     if (this.#markedFullAt !== null && snapshot.takenAt > this.#markedFullAt) this.#markedFullAt = null;
     this.#lastError = null;
     if (this.#landings !== null && this.#landings.size > 0) {
-      this.#landings.record({ usedBytes: usedBytesOf(snapshot), countedBytes: this.#settled + this.#streamed, reservedBytes: this.#reservedBytes() });
+      // The writes it shows landed are counted when their leases end, just after: as shown by this snapshot, not since.
+      const landed = this.#landings.record({ usedBytes: usedBytesOf(snapshot), countedBytes: this.#settled + this.#streamed, reservedBytes: this.#reservedBytes() });
+      this.#writtenAtSnapshot += landed;
+      if (this.#measured !== null) this.#measured = { used: this.#measured.used, ended: this.#measured.ended + landed };
     }
     const usage = snapshot.totalBytes > 0 ? (snapshot.totalBytes - snapshot.availableBytes) / snapshot.totalBytes : 1;
     if (usage >= this.#marks.floodStage) this.#flooded = true;
@@ -240,6 +277,28 @@ export class VolumeState {
   /** Writes waiting for a snapshot to show them. */
   get landingsWaiting(): number {
     return this.#landings?.size ?? 0;
+  }
+
+  /**
+   * Exact accounting: what a snapshot shows of the gateway's own writes.
+   * Everything that had ended when it started (the origin stored it before
+   * answering), and of the bytes in flight then, what the volume's growth
+   * since the snapshot before says landed: the use grew by what landed of
+   * the uploads in flight, plus what ended in between beyond what that
+   * snapshot showed of it. So an upload's bytes already on the disk no
+   * longer count twice, and bytes held in socket buffers or an origin's
+   * memory are not taken as landed, however long they stay there.
+   * Bounded by what was in flight: growth from writes around the gateway
+   * cannot make more of it landed than was sent, and a deletion can only
+   * make less of it so (on the safe side) until the uploads end.
+   */
+  #exactlyShown(snapshot: VolumeSnapshot, mark: WrittenMark): number {
+    const used = usedBytesOf(snapshot);
+    const before = this.#measured;
+    const landed = before === null ? 0 : this.#shownInFlight + (used - before.used) - (mark.ended - before.ended);
+    this.#shownInFlight = Math.min(mark.inFlight, Math.max(0, landed));
+    this.#measured = { used, ended: mark.ended };
+    return mark.ended + this.#shownInFlight;
   }
 
   /** A measurement failed; the last snapshot stays and ages. */

@@ -8,7 +8,7 @@ export type { Guard, GuardOptions } from './gateway/embedded-guard.js';
 export { loadGatewayConfig } from './config/load.js';
 export type { ConfigResult, ConfigSource } from './config/load.js';
 export type { GatewayConfig, OriginConfig, RouteConfig, PolicyConfig } from './config/types.js';
-export type { Constraint, Admission, Hold } from './exchange/constraint.js';
+export type { Constraint, Admission, Hold, QuotaShown } from './exchange/constraint.js';
 export type { Ledger, Reservation, ReserveRequest, ReserveAnswer, GrowAnswer, Written, LedgerStatus } from './ledger/ledger.js';
 export { createLogger } from './log/log.js';
 export type { Logger, LogLevel } from './log/log.js';

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { chownSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, readdirSync, statfsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { chunkedPut } from './helpers/upload.js';
 import { request, until, type Reply } from './helpers/http.js';
@@ -104,4 +104,21 @@ withTmpfs(t, "a chunked upload that outgrows the tenant's quota is cut: 507 stor
   await until(() => !readdirSync(path.join(volume, 'c')).some((n) => n !== 'stored.bin'), 'Apache to drop its partial upload');
   t.same(readdirSync(path.join(volume, 'c')), ['stored.bin'], 'Apache kept no new file');
   await until(() => gateway.ledger.totalReservedBytes() === 0, 'the ledger to return to 0');
+});
+
+withTmpfs(t, "a PROPFIND asking for the quota properties shows the tenant's own room", async (t) => {
+  const { gateway, volume } = await stack(t, QUOTAS);
+  const body = '<?xml version="1.0" encoding="utf-8"?><D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>';
+  const figures = async (target: string): Promise<Record<string, number>> => {
+    const answer = await request(`${gateway.url}${target}`, { method: 'PROPFIND', headers: { depth: '0', 'content-type': 'application/xml', 'content-length': String(Buffer.byteLength(body)) } }, body);
+    t.equal(answer.status, 207, `${target}: 207`);
+    const text = answer.body.toString();
+    const value = (name: string): number => Number(new RegExp(`<(?:\\w+:)?${name}>(\\d+)<`).exec(text)?.[1] ?? NaN);
+    return { available: value('quota-available-bytes'), used: value('quota-used-bytes') };
+  };
+  t.same(await figures('/a/'), { available: 0.5 * MiB, used: 9.5 * MiB }, 'tenant a: what is left of its 10 MiB, and what it uses');
+  t.same(await figures('/c/'), { available: 2 * MiB, used: MiB }, 'tenant c: 3 MiB, 1 used');
+  const b = await figures('/b/');
+  const s = statfsSync(volume);
+  t.same(b, { available: s.bavail * s.bsize, used: 0 }, 'tenant b: its quota is more than the volume has left, so the volume’s room; its own use');
 });

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Admission, Constraint, Exchange, PluginContext, PluginInstance, Problem, RoomGuard, RoomStatus } from '../../src/index.js';
+import type { Admission, Constraint, Exchange, PluginContext, PluginInstance, Problem, QuotaShown, RoomGuard, RoomStatus } from '../../src/index.js';
 import { quotaOf, readQuotaFile, tenantNameProblem, type Quotas } from './quota-file.js';
 import { quotaProblem, unknownTenantProblem } from './refusals.js';
 import { tenantSource, type SourceKind, type Tenant, type TenantOf, type TenantSourceOptions } from './tenant-source.js';
@@ -153,7 +153,20 @@ export async function startTenantQuota(context: PluginContext, options: TenantQu
     return telemetry.judged(tenant, admission);
   };
 
-  const constraint: Constraint = { name: 'tenant-quota', admit };
+  /**
+   * A PROPFIND's quota properties show the tenant's own room, while its
+   * figures are fresh. Only a tenant told at once (a path, a header, the
+   * Basic user): a token's verification is asynchronous, and the answer's
+   * figures are filled as it streams.
+   */
+  const quota = (exchange: Exchange): QuotaShown | null => {
+    const tenant = settings.tenantOf({ headers: exchange.req.headers, remoteAddress: exchange.req.socket.remoteAddress }, exchange.path);
+    if (typeof tenant !== 'string' || quotaOf(settings.quotas, tenant) === null) return null;
+    const shown = guard.status(tenant);
+    return shown === null || shown.snapshotAgeMs > settings.staleAfter ? null : { availableBytes: shown.availableBytes, usedBytes: shown.usedBytes };
+  };
+
+  const constraint: Constraint = { name: 'tenant-quota', admit, quota };
 
   return {
     constraints: [constraint],

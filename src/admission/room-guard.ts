@@ -122,6 +122,24 @@ export function roomGuard(owner: string, options: RoomGuardOptions, { ledger, po
     });
   };
 
+  /** A room's figures; null before its first measurement. */
+  const status = (room: string): RoomStatus | null => {
+    const state = rooms.get(owner, room);
+    const snapshot = state?.snapshot;
+    if (!state || !snapshot) return null;
+    const reservedBytes = ledger.reservedBytes(state.key);
+    const writtenSinceSnapshotBytes = state.writtenSinceSnapshot;
+    return {
+      room,
+      totalBytes: snapshot.totalBytes,
+      usedBytes: snapshot.totalBytes - snapshot.availableBytes,
+      availableBytes: Math.max(0, usableBytes(snapshot, { reservedBytes, writtenSinceSnapshot: writtenSinceSnapshotBytes }, { reserve: { bytes: 0 } })),
+      reservedBytes,
+      writtenSinceSnapshotBytes,
+      snapshotAgeMs: Date.now() - snapshot.takenAt,
+    };
+  };
+
   return {
     constraint: { name: options.name, admit },
     measure: async (room, read) => {
@@ -136,22 +154,7 @@ export function roomGuard(owner: string, options: RoomGuardOptions, { ledger, po
         throw err;
       }
     },
-    status: (room) => {
-      const state = rooms.get(owner, room);
-      const snapshot = state?.snapshot;
-      if (!state || !snapshot) return null;
-      const reservedBytes = ledger.reservedBytes(state.key);
-      const writtenSinceSnapshotBytes = state.writtenSinceSnapshot;
-      return {
-        room,
-        totalBytes: snapshot.totalBytes,
-        usedBytes: snapshot.totalBytes - snapshot.availableBytes,
-        availableBytes: Math.max(0, usableBytes(snapshot, { reservedBytes, writtenSinceSnapshot: writtenSinceSnapshotBytes }, { reserve: { bytes: 0 } })),
-        reservedBytes,
-        writtenSinceSnapshotBytes,
-        snapshotAgeMs: Date.now() - snapshot.takenAt,
-      };
-    },
+    status,
     retain: (keep) => rooms.retain((state) => keep(state.volume)),
   };
 }

@@ -42,6 +42,19 @@ export interface Constraint {
   /** For logs and traces. */
   readonly name: string;
   admit(exchange: Exchange): Admission | Promise<Admission>;
+  /**
+   * The room this constraint judges the exchange's writes against, as a
+   * client is shown it (RFC 4331 quota properties in PROPFIND answers):
+   * null when it has none for it, or no fresh figures. A room guard's
+   * constraint shows what its plugin says (a tenant's quota).
+   */
+  quota?(exchange: Exchange): QuotaShown | null;
+}
+
+/** Room as a client is shown it. */
+export interface QuotaShown {
+  readonly availableBytes: number;
+  readonly usedBytes: number;
 }
 
 export const isRefusal = (admission: Problem | Hold): admission is Problem => 'status' in admission;

@@ -3,6 +3,7 @@ import type { ForwardingHeaders } from '../http/forwarding.js';
 import type { Signature } from '../http/own-answer.js';
 import type { Origin } from './origin.js';
 import type { Step } from './step.js';
+import type { Constraint } from './constraint.js';
 
 /** What a configuration says about forwarding; each exchange is forwarded by its own generation's. */
 export interface ForwardSettings {
@@ -50,6 +51,8 @@ export interface Generation {
   /** How long, and how much, a refused body is read before its connection closes. */
   readonly linger: { readonly time: number; readonly bytes: number };
   readonly forward: ForwardSettings;
+  /** The constraints that show clients a quota of their own (see Constraint.quota), in admission order. */
+  readonly quotas: readonly Constraint[];
   /** The registry keys of the volumes this configuration names. */
   readonly volumeKeys: ReadonlySet<string>;
   /** Exchanges started on this generation that have not ended. */

@@ -59,6 +59,7 @@ export function buildGeneration(number: number, config: GatewayConfig, parts: Ge
       body: { idleTimeout: config.listen.bodyIdleTimeout, minRate: config.listen.minBodyRate },
     },
     volumeKeys,
+    quotas: parts.constraints.filter((c) => c.quota !== undefined),
     inFlight: 0,
   };
 }

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { readQuotaFile } from '../plugins/tenant-quota/quota-file.js';
-import { bytesUnder, directoriesIn } from '../plugins/tenant-quota/usage.js';
+import { usageUnder, directoriesIn } from '../src/index.js';
 import tenantQuota from '../plugins/tenant-quota/index.js';
 
 const tempDir = (t: Test): string => {
@@ -64,7 +64,7 @@ t.test("the plugin's check: a broken quota file, a bad path pattern, a missing u
   t.same(await tenantQuota.check!({ ...options, tenant: { ...options.tenant, path: '/dav/{tenant}/' } }, { configDir: dir }), [], 'good options: no problem');
 });
 
-t.test('usage: the bytes of files under a directory, walked (links not followed); a missing directory holds 0', async (t) => {
+t.test('usage: the bytes and count of files under a directory, walked (links not followed); a missing directory holds 0', async (t) => {
   const dir = tempDir(t);
   mkdirSync(path.join(dir, 'alice', 'deep', 'er'), { recursive: true });
   writeFileSync(path.join(dir, 'alice', 'a.bin'), Buffer.alloc(1000));
@@ -72,8 +72,11 @@ t.test('usage: the bytes of files under a directory, walked (links not followed)
   writeFileSync(path.join(dir, 'outside.bin'), Buffer.alloc(5000));
   symlinkSync(path.join(dir, 'outside.bin'), path.join(dir, 'alice', 'link'));
   symlinkSync(dir, path.join(dir, 'alice', 'deep', 'loop'));
-  t.equal(await bytesUnder(path.join(dir, 'alice')), 1234);
-  t.equal(await bytesUnder(path.join(dir, 'nobody')), 0);
+  t.same(await usageUnder(path.join(dir, 'alice')), { bytes: 1234, files: 2 });
+  t.same(await usageUnder(path.join(dir, 'nobody')), { bytes: 0, files: 0 });
+  const stop = new AbortController();
+  stop.abort(new Error('stopped'));
+  await t.rejects(usageUnder(path.join(dir, 'alice'), stop.signal), /stopped/, 'an aborted walk ends with the reason');
   mkdirSync(path.join(dir, 'bob'));
   t.same((await directoriesIn(dir)).sort(), ['alice', 'bob']);
   t.same(await directoriesIn(path.join(dir, 'none')), []);

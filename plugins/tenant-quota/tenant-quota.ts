@@ -1,10 +1,9 @@
 import path from 'node:path';
-import type { Admission, Constraint, Exchange, PluginContext, PluginInstance, Problem, RoomGuard, RoomStatus } from '../../src/index.js';
+import { directoriesIn, usageUnder, type Admission, type Constraint, type Exchange, type PluginContext, type PluginInstance, type Problem, type RoomGuard, type RoomStatus } from '../../src/index.js';
 import { quotaOf, readQuotaFile, tenantNameProblem, type Quotas } from './quota-file.js';
 import { quotaProblem, unknownTenantProblem } from './refusals.js';
 import { tenantSource, type SourceKind, type Tenant, type TenantOf, type TenantSourceOptions } from './tenant-source.js';
 import { TenantTelemetry } from './telemetry.js';
-import { bytesUnder, directoriesIn } from './usage.js';
 
 /** The plugin's options, as its schema validates them. */
 export interface TenantQuotaOptions {
@@ -86,7 +85,7 @@ export async function startTenantQuota(context: PluginContext, options: TenantQu
     const { quotas, root } = settings;
     const flights = inFlight;
     const done = guard
-      .measure(tenant, async () => ({ totalBytes: quotaOf(quotas, tenant) ?? 0, usedBytes: await bytesUnder(path.join(root, tenant)) }))
+      .measure(tenant, async () => ({ totalBytes: quotaOf(quotas, tenant) ?? 0, usedBytes: (await usageUnder(path.join(root, tenant))).bytes }))
       .catch((err: Error) => context.logger.warn({ msg: 'tenant usage measurement failed', tenant, error: err.message }))
       .finally(() => flights.delete(tenant));
     flights.set(tenant, done);

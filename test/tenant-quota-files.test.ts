@@ -53,15 +53,19 @@ t.test("the plugin's check: a broken quota file, a bad path pattern, a missing u
     tenant: { from: 'path', path: '/dav/x{tenant}', header: 'X-Remote-User', jwt: { jwks: '', claim: 'sub', issuer: '', audience: '' } },
     unknownTenant: 'refuse',
     quotas: 'q.yaml',
-    usage: { root: 'tenants', interval: 10_000, staleAfter: 60_000 },
+    usage: { source: 'walk', root: 'tenants', interval: 10_000, staleAfter: 60_000, agent: { url: '', token: '', timeout: 2000, maxAnswerSize: 8 * 1024 * 1024 } },
     tenantLabels: 0,
   } as const;
   const problems = await tenantQuota.check!(options, { configDir: dir });
   t.match(problems, [/^tenant\.path: expected "\{tenant\}" as a whole path segment/, /^quotas: .*q\.yaml: default: expected a size/]);
-  const more = await tenantQuota.check!({ ...options, tenant: { ...options.tenant, from: 'jwt', jwt: { ...options.tenant.jwt, jwks: 'keys.json' } }, usage: { root: 'nowhere', interval: 10_000, staleAfter: 10_000 } }, { configDir: dir });
+  const more = await tenantQuota.check!({ ...options, tenant: { ...options.tenant, from: 'jwt', jwt: { ...options.tenant.jwt, jwks: 'keys.json' } }, usage: { ...options.usage, root: 'nowhere', staleAfter: 10_000 } }, { configDir: dir });
   t.match(more, [/^tenant\.jwt\.jwks: .*keys\.json: cannot read the file \(ENOENT\)/, /^usage\.staleAfter: .* must be longer than usage\.interval/, /^usage\.root: .*nowhere is not a directory/, /^quotas: /]);
   writeFileSync(path.join(dir, 'q.yaml'), 'default: 1GiB\n');
   t.same(await tenantQuota.check!({ ...options, tenant: { ...options.tenant, path: '/dav/{tenant}/' } }, { configDir: dir }), [], 'good options: no problem');
+  const agent = (url: string) => tenantQuota.check!({ ...options, tenant: { ...options.tenant, path: '/dav/{tenant}/' }, usage: { ...options.usage, source: 'agent', root: '/srv/on/the/agent', agent: { ...options.usage.agent, url } } }, { configDir: dir });
+  t.same(await agent('http://10.0.0.5:9100'), [], 'the agent source: its root is the agent’s, not looked for here');
+  t.match(await agent(''), [/^usage\.agent\.url: missing; required for usage\.source: agent/]);
+  t.match(await agent('ftp://x'), [/^usage\.agent\.url: expected an http\(s\) URL, not "ftp:\/\/x"/]);
 });
 
 t.test('usage: the bytes and count of files under a directory, walked (links not followed); a missing directory holds 0', async (t) => {

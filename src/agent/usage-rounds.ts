@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { directoriesIn, usageUnder } from '../headroom/directory-usage.js';
 
@@ -75,6 +76,8 @@ export class UsageRounds {
       const listedAt = new Date().toISOString();
       let names: string[];
       try {
+        // A root that is not there is an error (a mistyped path), not a root without tenants.
+        if (!(await stat(dir)).isDirectory()) throw new Error(`${dir} is not a directory`);
         names = (await directoriesIn(dir)).sort();
       } catch (err) {
         this.#reports[i] = { root: name, listedAt, error: reason(err), directories: [] };

@@ -36,6 +36,14 @@ async function tenantFigures(gateway: RunningGateway, tenant: string): Promise<T
   return (JSON.parse(reply.body.toString()) as { tenants: TenantFigures[] }).tenants.find((f) => f.tenant === tenant);
 }
 
+/** Waits for the volume's first figures, so that only a tenant's can be unknown. */
+async function volumeKnown(gateway: RunningGateway): Promise<void> {
+  await until(async () => {
+    const status = JSON.parse((await request(`http://127.0.0.1:${gateway.adminAddress.port}/status`)).body.toString()) as { origins: Array<{ volumes: Array<{ fresh: boolean }> }> };
+    return status.origins[0]!.volumes.every((v) => v.fresh);
+  }, 'the volume’s first figures');
+}
+
 withTmpfs(t, 'a real agent beside Apache: a at 9.5 of 10 MiB gets 507 storage_quota_exceeded with 0 bytes at Apache, b is admitted; once a deletes a file, its next write fits when the agent’s next report shows it', async (t) => {
   if (!apacheInstalled()) throw new Error('apache2 is not installed: run `apt-get install -y apache2` (.ci/run does)');
   const volume = mountTmpfs(t, `size=16m,uid=${WWW_DATA},gid=${WWW_DATA}`);
@@ -65,6 +73,7 @@ withTmpfs(t, 'a real agent beside Apache: a at 9.5 of 10 MiB gets 507 storage_qu
   );
   const put = (target: string, bytes: number): Promise<Reply> =>
     request(`${gateway.url}${target}`, { method: 'PUT', headers: { 'content-length': String(bytes) } }, Buffer.alloc(bytes, 1));
+  await volumeKnown(gateway);
   await until(async () => (await tenantFigures(gateway, 'a'))?.usedBytes === 9.5 * MiB, 'the agent’s figures for a');
 
   const before = relay.bytesToTarget();
@@ -128,6 +137,7 @@ async function gatewayAsking(t: Test, agentUrl: string, agent: Record<string, un
     // The volume measured where it is (so only the tenant's figures can be unknown).
     { origins: [{ name: 'files', url: origin.url, headroom: { local: { paths: [origin.root], interval: '100ms' } } }], routes: [{ origin: 'files' }], policy: { reserve: '0', onUnknown: 'reject' } },
   );
+  await volumeKnown(gateway);
   const put = (target: string, bytes: number): Promise<Reply> =>
     request(`${gateway.url}${target}`, { method: 'PUT', headers: { 'content-length': String(bytes) } }, Buffer.alloc(bytes, 1));
   const warnings = () => gateway.logLines.filter((l) => l.msg === 'tenant usage poll failed; nothing from it is used').map((l) => String(l.error));
@@ -205,7 +215,8 @@ t.test('a hostile or broken agent: garbage figures, a missing tenant, a huge ans
   t.test('figures that stop coming go stale: after usage.staleAfter the tenant’s writes get policy.onUnknown', async (t) => {
     const agent = await scriptedAgent(t, answering(report({ a: 0 })));
     const { put, warnings } = await gatewayAsking(t, agent.url);
-    t.equal((await put('/a/x.bin', 1)).status, 201, 'fresh figures');
+    const fresh = await put('/a/x.bin', 1);
+    t.equal(fresh.status, 201, 'fresh figures', { body: fresh.body.toString() });
     agent.script((res) => res.writeHead(500).end());
     await until(async () => (await put('/a/y.bin', 1)).status === 503, 'the figures to go stale');
     t.match(warnings(), [/^HTTP 500$/]);

@@ -129,7 +129,7 @@ async function gatewayAsking(t: Test, agentUrl: string, agent: Record<string, un
   t.teardown(() => origin.close());
   for (const tenant of ['a', 'b', 't1']) mkdirSync(path.join(origin.root, tenant));
   const config = tenantConfigDir(t, QUOTAS);
-  const { gateway } = await tenantGateway(
+  const { gateway, reload } = await tenantGateway(
     t,
     origin.url,
     config.dir,
@@ -141,7 +141,7 @@ async function gatewayAsking(t: Test, agentUrl: string, agent: Record<string, un
   const put = (target: string, bytes: number): Promise<Reply> =>
     request(`${gateway.url}${target}`, { method: 'PUT', headers: { 'content-length': String(bytes) } }, Buffer.alloc(bytes, 1));
   const warnings = () => gateway.logLines.filter((l) => l.msg === 'tenant usage poll failed; nothing from it is used').map((l) => String(l.error));
-  return { gateway, origin, put, warnings };
+  return { gateway, origin, config, reload, put, warnings };
 }
 
 t.test('bytes written while the agent’s walk was under way are not missed: a figure from a walk that started before a write does not show it', async (t) => {
@@ -165,6 +165,16 @@ t.test('bytes written while the agent’s walk was under way are not missed: a f
   }, 'a walk that started after the write');
   t.equal((await put('/b/more.bin', MiB)).status, 507, 'still full: the bytes are counted once, from the disk');
   t.equal((await put('/b/small.bin', 0.25 * MiB)).status, 201, 'what is left is offered');
+});
+
+t.test('a quota file edited and reloaded applies with the agent’s next figures', async (t) => {
+  const agent = await scriptedAgent(t, answering(report({ b: 9.5 * MiB })));
+  const { gateway, config, reload, put } = await gatewayAsking(t, agent.url);
+  t.equal((await put('/b/one.bin', MiB)).status, 507, 'refused at 10 MiB');
+  config.writeQuotas('default: 12MiB\n');
+  t.ok((await reload()).ok, 'reloaded');
+  await until(async () => (await tenantFigures(gateway, 'b'))?.availableBytes === 2.5 * MiB, 'b’s next figures, with the new quota');
+  t.equal((await put('/b/one.bin', MiB)).status, 201, 'admitted at 12 MiB');
 });
 
 t.test('a hostile or broken agent: garbage figures, a missing tenant, a huge answer, a slow one — no figures are taken, and the tenant’s writes get policy.onUnknown (here 503 storage_unknown)', async (t) => {

@@ -131,7 +131,7 @@ export class AgentUsage {
   #sent = 0;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
-  /** What the current run of failed polls was last logged as; null after a good answer. */
+  /** What the current run of failed polls was last logged as (its error without figures); null after a good answer. */
   #logged: string | null = null;
 
   constructor(options: AgentUsageOptions, hooks: UsageHooks) {
@@ -202,7 +202,10 @@ export class AgentUsage {
         pending.resolve(this.#figures(tenant, figures));
       } else if (pending.threshold === null && seq > pending.after) pending.threshold = answer.time;
     }
-    for (const tenant of this.#hooks.tenants(answer.tenants.keys())) this.want(tenant);
+    const tenants = new Set(this.#hooks.tenants(answer.tenants.keys()));
+    // A tenant gone (from the quota file, or a name written to once) is no longer waited for.
+    for (const tenant of this.#pending.keys()) if (!tenants.has(tenant)) this.#pending.delete(tenant);
+    for (const tenant of tenants) this.want(tenant);
   }
 
   /** One poll: the answer, or null (logged once per run of the same failure). */
@@ -221,8 +224,10 @@ export class AgentUsage {
       }
       error = `bad answer: ${answer.error}`;
     }
-    if (error !== this.#logged && !this.#closed) this.#hooks.logger.warn({ msg: 'tenant usage poll failed; nothing from it is used', url: this.#url, error });
-    this.#logged = error;
+    // Figures and names in an error move from poll to poll; the defect they show does not.
+    const kind = error.replace(/"[^"]*"|\d{4}-\d\d-\d\dT[\d:.]+Z?|got -?[\d.e+]+/g, '…');
+    if (kind !== this.#logged && !this.#closed) this.#hooks.logger.warn({ msg: 'tenant usage poll failed; nothing from it is used', url: this.#url, error });
+    this.#logged = kind;
     return null;
   }
 }

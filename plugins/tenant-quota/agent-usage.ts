@@ -144,11 +144,12 @@ export class AgentUsage {
   }
 
   /**
-   * The first poll, then one every interval. `fresh` when the gateway has
-   * written nothing yet (the plugin starts before it serves): the first
-   * answer's figures then miss nothing however old the walk, and are taken
-   * as they are (those older than `staleAfter` by the agent's clock
-   * excepted). Otherwise the first answer only dates measurements begun now.
+   * The first poll, then one every interval. `fresh` when the plugin has
+   * judged no write yet (it starts before the gateway serves): its rooms
+   * then count no bytes for a figure to miss, so the first answer's figures
+   * are taken as they are, however old the walk (those older than
+   * `staleAfter` by the agent's clock excepted). Otherwise (a reload) the
+   * first answer only dates measurements begun now.
    */
   async start(fresh: boolean): Promise<void> {
     const answer = await this.#ask();

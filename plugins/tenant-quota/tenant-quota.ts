@@ -71,7 +71,7 @@ export async function startTenantQuota(context: PluginContext, options: TenantQu
   const told = new WeakMap<Exchange, ReadonlyMap<string, Tenant>>();
   /** Tenants written to since the last round, so a tenant with no directory yet is measured too. */
   const seen = new Set<string>();
-  /** Tenants measured (those with figures), for the admin route and the metrics. */
+  /** Tenants there are; those with figures are listed by the admin route and the metrics. */
   let measuredTenants = new Set<string>();
 
   const roomOf = (exchange: Exchange, at: string): string | null | Problem => {
@@ -140,7 +140,7 @@ export async function startTenantQuota(context: PluginContext, options: TenantQu
     timer = setTimeout(() => void round().finally(() => schedule(gen)), settings.interval);
     timer.unref();
   };
-  /** Starts the configured source; `fresh` when the gateway has written nothing yet (at start). */
+  /** Starts the configured source; `fresh` when this instance has judged no write yet (at its start). */
   const startUsage = async (fresh: boolean): Promise<void> => {
     const gen = ++generation;
     if (timer) clearTimeout(timer);

@@ -24,3 +24,8 @@ export { renderProblem } from './http/problem.js';
 export type { GatewayStatus, OriginStatus, VolumeStatus } from './admin/status.js';
 export type { Reason } from './decision/decision.js';
 export { sizeOf } from './config/formats.js';
+// For a plugin that measures directories, or asks an agent that does.
+export { usageUnder, directoriesIn } from './headroom/directory-usage.js';
+export type { DirectoryUsage } from './headroom/directory-usage.js';
+export { poll } from './headroom/poll.js';
+export type { PollResult } from './headroom/poll.js';

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import os from 'node:os';
 import path from 'node:path';
 import { readQuotaFile } from '../plugins/tenant-quota/quota-file.js';
-import { bytesUnder, directoriesIn } from '../plugins/tenant-quota/usage.js';
+import { usageUnder, directoriesIn } from '../src/index.js';
 import tenantQuota from '../plugins/tenant-quota/index.js';
 
 const tempDir = (t: Test): string => {
@@ -53,18 +53,22 @@ t.test("the plugin's check: a broken quota file, a bad path pattern, a missing u
     tenant: { from: 'path', path: '/dav/x{tenant}', header: 'X-Remote-User', jwt: { jwks: '', claim: 'sub', issuer: '', audience: '' } },
     unknownTenant: 'refuse',
     quotas: 'q.yaml',
-    usage: { root: 'tenants', interval: 10_000, staleAfter: 60_000 },
+    usage: { source: 'walk', root: 'tenants', interval: 10_000, staleAfter: 60_000, agent: { url: '', token: '', timeout: 2000, maxAnswerSize: 8 * 1024 * 1024 } },
     tenantLabels: 0,
   } as const;
   const problems = await tenantQuota.check!(options, { configDir: dir });
   t.match(problems, [/^tenant\.path: expected "\{tenant\}" as a whole path segment/, /^quotas: .*q\.yaml: default: expected a size/]);
-  const more = await tenantQuota.check!({ ...options, tenant: { ...options.tenant, from: 'jwt', jwt: { ...options.tenant.jwt, jwks: 'keys.json' } }, usage: { root: 'nowhere', interval: 10_000, staleAfter: 10_000 } }, { configDir: dir });
+  const more = await tenantQuota.check!({ ...options, tenant: { ...options.tenant, from: 'jwt', jwt: { ...options.tenant.jwt, jwks: 'keys.json' } }, usage: { ...options.usage, root: 'nowhere', staleAfter: 10_000 } }, { configDir: dir });
   t.match(more, [/^tenant\.jwt\.jwks: .*keys\.json: cannot read the file \(ENOENT\)/, /^usage\.staleAfter: .* must be longer than usage\.interval/, /^usage\.root: .*nowhere is not a directory/, /^quotas: /]);
   writeFileSync(path.join(dir, 'q.yaml'), 'default: 1GiB\n');
   t.same(await tenantQuota.check!({ ...options, tenant: { ...options.tenant, path: '/dav/{tenant}/' } }, { configDir: dir }), [], 'good options: no problem');
+  const agent = (url: string) => tenantQuota.check!({ ...options, tenant: { ...options.tenant, path: '/dav/{tenant}/' }, usage: { ...options.usage, source: 'agent', root: '/srv/on/the/agent', agent: { ...options.usage.agent, url } } }, { configDir: dir });
+  t.same(await agent('http://10.0.0.5:9100'), [], 'the agent source: its root is the agent’s, not looked for here');
+  t.match(await agent(''), [/^usage\.agent\.url: missing; required for usage\.source: agent/]);
+  t.match(await agent('ftp://x'), [/^usage\.agent\.url: expected an http\(s\) URL, not "ftp:\/\/x"/]);
 });
 
-t.test('usage: the bytes of files under a directory, walked (links not followed); a missing directory holds 0', async (t) => {
+t.test('usage: the bytes and count of files under a directory, walked (links not followed); a missing directory holds 0', async (t) => {
   const dir = tempDir(t);
   mkdirSync(path.join(dir, 'alice', 'deep', 'er'), { recursive: true });
   writeFileSync(path.join(dir, 'alice', 'a.bin'), Buffer.alloc(1000));
@@ -72,8 +76,11 @@ t.test('usage: the bytes of files under a directory, walked (links not followed)
   writeFileSync(path.join(dir, 'outside.bin'), Buffer.alloc(5000));
   symlinkSync(path.join(dir, 'outside.bin'), path.join(dir, 'alice', 'link'));
   symlinkSync(dir, path.join(dir, 'alice', 'deep', 'loop'));
-  t.equal(await bytesUnder(path.join(dir, 'alice')), 1234);
-  t.equal(await bytesUnder(path.join(dir, 'nobody')), 0);
+  t.same(await usageUnder(path.join(dir, 'alice')), { bytes: 1234, files: 2 });
+  t.same(await usageUnder(path.join(dir, 'nobody')), { bytes: 0, files: 0 });
+  const stop = new AbortController();
+  stop.abort(new Error('stopped'));
+  await t.rejects(usageUnder(path.join(dir, 'alice'), stop.signal), /stopped/, 'an aborted walk ends with the reason');
   mkdirSync(path.join(dir, 'bob'));
   t.same((await directoriesIn(dir)).sort(), ['alice', 'bob']);
   t.same(await directoriesIn(path.join(dir, 'none')), []);

@@ -23,9 +23,16 @@ export default definePlugin({
     unknownTenant: { doc: 'A write whose tenant cannot be told: refuse (403) or pass unjudged.', format: ['refuse', 'pass'], default: 'refuse' },
     quotas: { doc: 'The quota file (YAML or JSON), relative to the config file.', format: String, default: '' },
     usage: {
-      root: { doc: 'The directory holding a directory per tenant, relative to the config file.', format: String, default: '' },
-      interval: { doc: 'How often usage is measured.', format: 'positive-duration', default: 10_000 },
+      source: { doc: 'Where usage is learnt: walk (the tenants’ directories, here) or agent (an agent’s GET /v1/usage).', format: ['walk', 'agent'], default: 'walk' },
+      root: { doc: 'The directory holding a directory per tenant: for walk, relative to the config file; for agent, as the agent’s usage.roots names it.', format: String, default: '' },
+      interval: { doc: 'How often usage is measured (walk) or the agent is asked (agent).', format: 'positive-duration', default: 10_000 },
       staleAfter: { doc: 'How long a tenant’s figures are trusted; older, policy.onUnknown applies.', format: 'positive-duration', default: 60_000 },
+      agent: {
+        url: { doc: 'For agent: the agent’s base URL; {url}/v1/usage is polled.', format: String, default: '' },
+        token: { doc: 'For agent: sent as Authorization: Bearer <token>.', format: String, default: '', sensitive: true },
+        timeout: { doc: 'For agent: a poll without a whole answer by then has failed.', format: 'positive-duration', default: 2_000 },
+        maxAnswerSize: { doc: 'For agent: a larger answer is refused.', format: 'size', default: 8 * 1024 * 1024 },
+      },
     },
     tenantLabels: { doc: 'How many tenants (the first the quota file names) get their own label on metrics and spans; 0: none.', format: 'nat', default: 0 },
   },
@@ -41,7 +48,11 @@ export default definePlugin({
     }
     if (options.usage.staleAfter <= options.usage.interval) problems.push(`usage.staleAfter: ${options.usage.staleAfter} ms must be longer than usage.interval (${options.usage.interval} ms), or figures go stale between measurements`);
     if (options.usage.root === '') problems.push('usage.root: missing; this key is required (the directory holding a directory per tenant)');
-    else {
+    else if (options.usage.source === 'agent') {
+      const url = options.usage.agent.url;
+      if (url === '') problems.push('usage.agent.url: missing; required for usage.source: agent (the agent’s base URL, like http://10.0.0.5:9100)');
+      else if (!isHttpUrl(url)) problems.push(`usage.agent.url: expected an http(s) URL, not ${JSON.stringify(url)}`);
+    } else {
       const root = path.resolve(configDir, options.usage.root);
       const isDir = await stat(root).then((s) => s.isDirectory(), () => false);
       if (!isDir) problems.push(`usage.root: ${root} is not a directory (it holds a directory per tenant)`);
@@ -54,3 +65,11 @@ export default definePlugin({
   },
   start: (context, options) => startTenantQuota(context, options),
 });
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}

@@ -1,17 +1,23 @@
 import path from 'node:path';
-import type { Admission, Constraint, Exchange, PluginContext, PluginInstance, Problem, QuotaShown, RoomGuard, RoomStatus } from '../../src/index.js';
+import { directoriesIn, usageUnder, type Admission, type Constraint, type Exchange, type PluginContext, type PluginInstance, type Problem, type QuotaShown, type RoomGuard, type RoomStatus } from '../../src/index.js';
 import { quotaOf, readQuotaFile, tenantNameProblem, type Quotas } from './quota-file.js';
 import { quotaProblem, unknownTenantProblem } from './refusals.js';
 import { tenantSource, type SourceKind, type Tenant, type TenantOf, type TenantSourceOptions } from './tenant-source.js';
 import { TenantTelemetry } from './telemetry.js';
-import { bytesUnder, directoriesIn } from './usage.js';
+import { AgentUsage, type AgentUsageOptions } from './agent-usage.js';
 
 /** The plugin's options, as its schema validates them. */
 export interface TenantQuotaOptions {
   readonly tenant: TenantSourceOptions;
   readonly unknownTenant: 'refuse' | 'pass';
   readonly quotas: string;
-  readonly usage: { readonly root: string; readonly interval: number; readonly staleAfter: number };
+  readonly usage: {
+    readonly source: 'walk' | 'agent';
+    readonly root: string;
+    readonly interval: number;
+    readonly staleAfter: number;
+    readonly agent: { readonly url: string; readonly token: string; readonly timeout: number; readonly maxAnswerSize: number };
+  };
   readonly tenantLabels: number;
 }
 
@@ -23,9 +29,12 @@ interface Settings {
   readonly tenantOf: TenantOf;
   readonly quotas: Quotas;
   readonly unknownTenant: 'refuse' | 'pass';
+  /** For the walk: the directory holding a directory per tenant, here. */
   readonly root: string;
   readonly interval: number;
   readonly staleAfter: number;
+  /** For the agent source; null for the walk. */
+  readonly agent: AgentUsageOptions | null;
 }
 
 async function settingsOf(options: TenantQuotaOptions, context: PluginContext): Promise<Settings> {
@@ -42,6 +51,10 @@ async function settingsOf(options: TenantQuotaOptions, context: PluginContext): 
     root: path.resolve(context.configDir, options.usage.root),
     interval: options.usage.interval,
     staleAfter: options.usage.staleAfter,
+    agent:
+      options.usage.source === 'agent'
+        ? { ...options.usage.agent, maxAnswerBytes: options.usage.agent.maxAnswerSize, root: options.usage.root, interval: options.usage.interval, staleAfter: options.usage.staleAfter }
+        : null,
   };
 }
 
@@ -49,7 +62,8 @@ async function settingsOf(options: TenantQuotaOptions, context: PluginContext): 
  * A tenant quota: each write's tenant is told by the configured source,
  * and judged against its quota by a room guard (after the storage guard,
  * so the volume's room still applies). Usage is the bytes stored under the
- * tenant's directory, walked every `usage.interval`.
+ * tenant's directory: walked here every `usage.interval`, or as an agent on
+ * the origin's host reports it.
  */
 export async function startTenantQuota(context: PluginContext, options: TenantQuotaOptions): Promise<PluginInstance<TenantQuotaOptions>> {
   let settings = await settingsOf(options, context);
@@ -57,7 +71,7 @@ export async function startTenantQuota(context: PluginContext, options: TenantQu
   const told = new WeakMap<Exchange, ReadonlyMap<string, Tenant>>();
   /** Tenants written to since the last round, so a tenant with no directory yet is measured too. */
   const seen = new Set<string>();
-  /** Tenants with figures, for the admin route and the metrics. */
+  /** Tenants there are; those with figures are listed by the admin route and the metrics. */
   let measuredTenants = new Set<string>();
 
   const roomOf = (exchange: Exchange, at: string): string | null | Problem => {
@@ -86,36 +100,69 @@ export async function startTenantQuota(context: PluginContext, options: TenantQu
     const { quotas, root } = settings;
     const flights = inFlight;
     const done = guard
-      .measure(tenant, async () => ({ totalBytes: quotaOf(quotas, tenant) ?? 0, usedBytes: await bytesUnder(path.join(root, tenant)) }))
+      .measure(tenant, async () => ({ totalBytes: quotaOf(quotas, tenant) ?? 0, usedBytes: (await usageUnder(path.join(root, tenant))).bytes }))
       .catch((err: Error) => context.logger.warn({ msg: 'tenant usage measurement failed', tenant, error: err.message }))
       .finally(() => flights.delete(tenant));
     flights.set(tenant, done);
     return done;
   };
 
-  /** Measures every tenant there is: named in the file, with a directory, or written to lately. */
-  const round = async (): Promise<void> => {
-    const { quotas, root } = settings;
-    const names = new Set([...quotas.tenants.keys(), ...seen]);
+  /** Every tenant there is: named in the file, written to lately, or `found` (a directory, or in the agent's report). */
+  const tenantsOf = (found: Iterable<string>): string[] => {
+    const { quotas } = settings;
+    const names = new Set([...quotas.tenants.keys(), ...seen, ...found]);
     seen.clear();
-    for (const name of await directoriesIn(root).catch(() => [])) names.add(name);
-    const tenants = [...names].filter((t) => tenantNameProblem(t) === null && quotaOf(quotas, t) !== null);
-    // One at a time: a round is a background walk, not a burst of I/O.
-    for (const tenant of tenants) await measure(tenant);
+    return [...names].filter((t) => tenantNameProblem(t) === null && quotaOf(quotas, t) !== null);
+  };
+  /** Forgets the figures of tenants no longer there. */
+  const keepOnly = (tenants: readonly string[]): void => {
     const keep = new Set(tenants);
     guard.retain((t) => keep.has(t) || seen.has(t));
-    measuredTenants = new Set([...keep, ...seen].filter((t) => guard.status(t) !== null));
+    measuredTenants = new Set([...keep, ...seen]);
+  };
+
+  /** Walks every tenant there is. */
+  const round = async (): Promise<void> => {
+    const tenants = tenantsOf(await directoriesIn(settings.root).catch(() => []));
+    // One at a time: a round is a background walk, not a burst of I/O.
+    for (const tenant of tenants) await measure(tenant);
+    keepOnly(tenants);
   };
 
   let timer: NodeJS.Timeout | null = null;
   let closed = false;
-  const schedule = (): void => {
-    if (closed) return;
-    timer = setTimeout(() => void round().finally(schedule), settings.interval);
+  /** The agent source, when it is the one configured. */
+  let agentUsage: AgentUsage | null = null;
+  /** Bumped by each (re)start of the usage source, so a walk loop of settings replaced ends. */
+  let generation = 0;
+  const schedule = (gen: number): void => {
+    if (closed || gen !== generation) return;
+    timer = setTimeout(() => void round().finally(() => schedule(gen)), settings.interval);
     timer.unref();
   };
-  await round();
-  schedule();
+  /** Starts the configured source; `fresh` when this instance has judged no write yet (at its start). */
+  const startUsage = async (fresh: boolean): Promise<void> => {
+    const gen = ++generation;
+    if (timer) clearTimeout(timer);
+    agentUsage?.close();
+    agentUsage = null;
+    if (settings.agent === null) {
+      await round();
+      return schedule(gen);
+    }
+    agentUsage = new AgentUsage(settings.agent, {
+      measure: (tenant, read) => guard.measure(tenant, read),
+      totalOf: (tenant) => quotaOf(settings.quotas, tenant),
+      tenants: (reported) => {
+        const tenants = tenantsOf(reported);
+        keepOnly(tenants);
+        return tenants;
+      },
+      logger: context.logger,
+    });
+    await agentUsage.start(fresh);
+  };
+  await startUsage(true);
 
   /** The tenants of a write, read before it is judged (a token's verification is asynchronous). */
   const admit = (exchange: Exchange): Admission | Promise<Admission> => {
@@ -137,8 +184,10 @@ export async function startTenantQuota(context: PluginContext, options: TenantQu
     if (typeof tenant !== 'string' || quotaOf(settings.quotas, tenant) === null) return settle(exchange, null);
     telemetry.onSpan(exchange, tenant);
     seen.add(tenant);
-    // A tenant not measured yet (new since the last round) is measured before its first write is judged.
-    if (guard.status(tenant) === null) {
+    // A tenant not measured yet (new since the last round) is measured before its first write is judged
+    // by the walk; the agent's figures come with a later poll, and until then policy.onUnknown applies.
+    if (guard.status(tenant) === null && agentUsage !== null) agentUsage.want(tenant);
+    else if (guard.status(tenant) === null) {
       return measure(tenant).then(() => {
         measuredTenants.add(tenant);
         return settle(exchange, tenant);
@@ -188,12 +237,13 @@ export async function startTenantQuota(context: PluginContext, options: TenantQu
       settings = await settingsOf(next, context);
       inFlight = new Map();
       telemetry.configure(next.tenantLabels, settings.quotas);
-      // Every tenant again with the new quotas, so the next write is judged by them.
-      await round();
+      // Every tenant again with the new quotas, so the next write is judged by them (the agent's: by its next figures).
+      await startUsage(false);
     },
     close: () => {
       closed = true;
       if (timer) clearTimeout(timer);
+      agentUsage?.close();
     },
   };
 }

@@ -7,6 +7,7 @@ import { bearerAllows } from '../http/bearer.js';
 import type { Logger } from '../log/log.js';
 import { MountTable, reportVolumes } from './volumes.js';
 import { AgentMetrics } from './agent-metrics.js';
+import { UsageRounds } from './usage-rounds.js';
 
 export interface Agent {
   readonly address: AddressInfo;
@@ -22,6 +23,8 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
   const host = os.hostname();
   const measure = () => reportVolumes(config.paths, config.baseDir, mounts);
   const metrics = new AgentMetrics(measure);
+  const usage = new UsageRounds(config.usage.roots, config.baseDir, config.usage.interval);
+  usage.start();
 
   const json = (res: ServerResponse, status: number, body: unknown, headers: http.OutgoingHttpHeaders = {}): void => {
     const text = JSON.stringify(body);
@@ -33,13 +36,15 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
     const url = req.url ?? '/';
     if (req.method !== 'GET' && req.method !== 'HEAD') return json(res, 405, { error: 'method_not_allowed' }, { allow: 'GET, HEAD' });
     if (url === '/healthz') return json(res, 200, { status: 'ok' });
-    if (url !== '/v1/volumes' && url !== '/metrics') return json(res, 404, { error: 'not_found', detail: 'GET /v1/volumes, /metrics or /healthz' });
-    // /metrics tells what /v1/volumes does: the same token.
+    if (url !== '/v1/volumes' && url !== '/v1/usage' && url !== '/metrics') return json(res, 404, { error: 'not_found', detail: 'GET /v1/volumes, /v1/usage, /metrics or /healthz' });
+    // /metrics and /v1/usage tell what /v1/volumes does: the same token.
     if (!bearerAllows(req.headers, config.token)) {
       if (url === '/v1/volumes') metrics.reported('unauthorized');
       return json(res, 401, { error: 'unauthorized', detail: 'send Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer realm="headroom-agent"' });
     }
     if (url === '/metrics') return metrics.serve(req, res);
+    // The latest round's figures: a request never starts a walk.
+    if (url === '/v1/usage') return json(res, 200, { host, time: new Date().toISOString(), roots: usage.report() });
     try {
       const volumes = await measure();
       metrics.reported('ok');
@@ -55,7 +60,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
   server.listen(config.listen.port, config.listen.host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
-  logger.info({ msg: 'agent listening', host: address.address, port: address.port, paths: config.paths });
+  logger.info({ msg: 'agent listening', host: address.address, port: address.port, paths: config.paths, usageRoots: config.usage.roots });
   if (config.token === '' && !isLoopback(address)) {
     logger.warn({ msg: 'agent serves without a token on a non-loopback address: anyone who reaches it reads this host’s mounts and devices; set `token`, or listen on 127.0.0.1', host: address.address, port: address.port });
   }
@@ -63,6 +68,7 @@ export async function startAgent(config: AgentConfig, logger: Logger): Promise<A
     address,
     close: async () => {
       mounts.stop();
+      await usage.stop();
       await metrics.shutdown();
       server.closeAllConnections();
       server.close();

@@ -15,26 +15,30 @@ export const agentSchema = {
   },
   token: { doc: 'Bearer token gateways must send; empty = no auth.', format: String, default: '', sensitive: true },
   paths: { doc: 'Volumes to report (the mount holding each path); empty = every real mount.', format: 'string-list', default: [] },
+  usage: {
+    roots: { doc: 'Directories each holding a directory per tenant, whose bytes and files GET /v1/usage reports; empty = none.', format: 'string-list', default: [] },
+    interval: { doc: 'Time between one measurement of every root and the next.', format: 'positive-duration', default: 10_000 },
+  },
   log: {
     level: { doc: 'Least severe log level written.', format: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), default: 'info' },
   },
 } as const;
 
 /**
- * The agent's configuration (docs/agent.md). `paths` are as configured (and
- * so reported; empty = every real mount); relative ones are measured from
- * `baseDir`, the config file's directory.
+ * The agent's configuration (docs/agent.md). `paths` and `usage.roots` are
+ * as configured (and so reported; empty `paths` = every real mount);
+ * relative ones are measured from `baseDir`, the config file's directory.
  */
 export type AgentConfig = ConfigOf<typeof agentSchema> & { readonly baseDir: string };
 
 const agentWithOverrides = withEnvAndArgs(agentSchema, 'HEADROOM_AGENT');
 
 /** Every `--flag` the agent's configuration accepts. */
-export const agentFlags: ReadonlySet<string> = new Set(['listen.host', 'listen.port', 'token', 'paths', 'log.level']);
+export const agentFlags: ReadonlySet<string> = new Set(['listen.host', 'listen.port', 'token', 'paths', 'usage.roots', 'usage.interval', 'log.level']);
 
 /** Keys only an agent's config has at its top level. */
 export function looksLikeAgentConfig(data: Record<string, unknown>): boolean {
-  return 'paths' in data || 'token' in data;
+  return 'paths' in data || 'token' in data || 'usage' in data;
 }
 
 export type AgentConfigResult = { ok: true; config: AgentConfig } | { ok: false; problems: string[] };

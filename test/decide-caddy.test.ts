@@ -1,9 +1,9 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { CADDY, startCaddy } from './helpers/caddy.js';
-import { decideSetup, documentedSnippet, replaced } from './helpers/decide.js';
-import { freePort, request } from './helpers/http.js';
+import { CADDY } from './helpers/caddy.js';
+import { decideSetup, documentedCaddy } from './helpers/decide.js';
+import { request } from './helpers/http.js';
 import { withBinaries } from './helpers/installed.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 
@@ -13,13 +13,7 @@ withTmpfs(t, 'Caddy forward_auth (the documented snippet) in front of Apache on 
   withBinaries(t, 'a refused write gets Headroom’s 507, a fitting one is stored, reads are not asked', [CADDY, '/usr/sbin/apache2'], async (t) => {
     // Caddy sends no end signal: the leases end by time (short ones here, so the test sees the room come back).
     const setup = await decideSetup(t, { minRate: '1GiB', lease: { min: '1s' } });
-    const port = await freePort();
-    let sites = documentedSnippet('caddyfile');
-    sites = replaced(sites, '127.0.0.1:9191', `127.0.0.1:${new URL(setup.toDecide.url).port}`);
-    sites = replaced(sites, '127.0.0.1:8000', `127.0.0.1:${new URL(setup.toApache.url).port}`);
-    sites = replaced(sites, ':8080 {', `http://127.0.0.1:${port} {`);
-    const caddy = await startCaddy(sites, port);
-    t.teardown(() => caddy.close());
+    const port = await documentedCaddy(t, setup);
     const url = `http://127.0.0.1:${port}`;
 
     const fits = await request(`${url}/fits.bin`, { method: 'PUT', headers: { 'content-length': 4 * MiB } }, Buffer.alloc(4 * MiB, 1));

@@ -3,9 +3,9 @@ import path from 'node:path';
 import http from 'node:http';
 import { once } from 'node:events';
 import t from 'tap';
-import { CADDY, startCaddy } from './helpers/caddy.js';
-import { decideSetup, documentedSnippet, replaced, type DecideSetup } from './helpers/decide.js';
-import { freePort, request, until } from './helpers/http.js';
+import { CADDY } from './helpers/caddy.js';
+import { decideSetup, documentedCaddy, type DecideSetup } from './helpers/decide.js';
+import { request, until } from './helpers/http.js';
 import { withBinaries } from './helpers/installed.js';
 import { startRedis } from './helpers/redis.js';
 import { withTmpfs } from './helpers/tmpfs.js';
@@ -42,13 +42,7 @@ const leaseEnds = async (setup: DecideSetup): Promise<Record<string, number>> =>
 withTmpfs(t, 'leases ended by the snapshot that shows their bytes, on a 16 MiB tmpfs behind Apache', async (t) => {
   withBinaries(t, 'Caddy sends no end signal: the write stored through it gives its room back at the next snapshots', [CADDY, '/usr/sbin/apache2'], async (t) => {
     const setup = await decideSetup(t, LONG_LEASES);
-    const port = await freePort();
-    let sites = documentedSnippet('caddyfile');
-    sites = replaced(sites, '127.0.0.1:9191', `127.0.0.1:${new URL(setup.toDecide.url).port}`);
-    sites = replaced(sites, '127.0.0.1:8000', `127.0.0.1:${new URL(setup.toApache.url).port}`);
-    sites = replaced(sites, ':8080 {', `http://127.0.0.1:${port} {`);
-    const caddy = await startCaddy(sites, port);
-    t.teardown(() => caddy.close());
+    const port = await documentedCaddy(t, setup);
 
     for (const name of ['one.bin', 'two.bin']) {
       const stored = await request(`http://127.0.0.1:${port}/${name}`, { method: 'PUT', headers: { 'content-length': 3 * MiB } }, Buffer.alloc(3 * MiB, 1));

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { startApache, type Apache } from './apache.js';
+import { startCaddy } from './caddy.js';
 import { configFor, startTestGateway, type RunningGateway } from './gateway.js';
-import { request, until } from './http.js';
+import { freePort, request, until } from './http.js';
 import { countingRelay, type CountingRelay } from './tcp-relay.js';
 import { mountTmpfs } from './tmpfs.js';
 
@@ -68,4 +69,16 @@ export async function decideSetup(t: Test, options: Record<string, unknown> = {}
   };
   await until(async () => JSON.parse((await request(`${admin}/status`)).body.toString()).origins[0].volumes[0].snapshotAgeMs !== null, 'a first snapshot');
   return { volume, apache, toApache, toDecide, syslogPort: endpoint.syslog.port, gateway, held };
+}
+
+/** Caddy with the documented snippet, asking `setup`'s endpoint and forwarding to its Apache; resolves with its port. */
+export async function documentedCaddy(t: Test, setup: DecideSetup): Promise<number> {
+  const port = await freePort();
+  let sites = documentedSnippet('caddyfile');
+  sites = replaced(sites, '127.0.0.1:9191', `127.0.0.1:${new URL(setup.toDecide.url).port}`);
+  sites = replaced(sites, '127.0.0.1:8000', `127.0.0.1:${new URL(setup.toApache.url).port}`);
+  sites = replaced(sites, ':8080 {', `http://127.0.0.1:${port} {`);
+  const caddy = await startCaddy(sites, port);
+  t.teardown(() => caddy.close());
+  return port;
 }

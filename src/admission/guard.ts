@@ -30,10 +30,10 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
   const stateOf = (origin: string, volume: string | null): VolumeState | null => (volume === null ? null : registry.volume(origin, volume));
   const judgeWrite = judgeWith({ ledger, policy, refusal: refusalProblem, primary: true });
   /** Judges a write to `state`'s volume; a refusal names the route's origin and volume (and a COPY's destination). */
-  const judge = (exchange: Exchange, state: VolumeState | null, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, admitUnknown: string | null, share = 1): Outcome => {
+  const judge = (exchange: Exchange, state: VolumeState | null, facts: WriteFacts, size: DeclaredSize, destination: Destination | null, admitUnknown: string | null): Outcome => {
     const origin = exchange.route!.origin.name;
     const context = () => ({ origin, volume: state?.volume ?? null, destination: destination?.path ?? null, retryAfter, minFreeInodes: policy.minFreeInodes, maxBodySize: policy.maxBodySize });
-    return judgeWrite(exchange, { state, facts, size, destination, admitUnknown, context, share });
+    return judgeWrite(exchange, { state, facts, size, destination, admitUnknown, context, share: 1 });
   };
 
   /**
@@ -78,8 +78,7 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
     if ('status' in size) return size;
     if (exchange.destination !== null) return transfer(exchange, exchange.destination, size);
     const route = exchange.route!;
-    const share = route.volumes[0]?.share ?? 1;
-    const said = judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: sharedBytes(size.bytes, share), inodes: inodesOf(method) }, size, null, null, share);
+    const said = judge(exchange, stateOf(route.origin.name, route.volume), { declaredBytes: size.bytes, inodes: inodesOf(method) }, size, null, null);
     if (size.bytes === null && policy.maxBodySize > 0) return said instanceof Promise ? said.then((s) => cappedAt(exchange, policy.maxBodySize, s)) : cappedAt(exchange, policy.maxBodySize, said);
     return said;
   };
@@ -98,8 +97,8 @@ export function storageGuard({ registry, ledger, policy }: GuardDependencies): C
 export function volumeGuard({ registry, ledger, policy }: GuardDependencies, index: number): Constraint {
   const writeMethods = new Set(policy.writeMethods);
   const retryAfter = Math.ceil(policy.retryAfter / 1000);
-  // Not the exchange's decision (the target's is), unless it refuses.
-  const judgeWrite = judgeWith({ ledger, policy, refusal: refusalProblem, primary: false });
+  // Not the exchange's decision (the target's is), unless it refuses; the body's cap (maxBodySize) is the target's to apply, to the body's own size.
+  const judgeWrite = judgeWith({ ledger, policy: { ...policy, maxBodySize: 0 }, refusal: refusalProblem, primary: false });
   const admit = (exchange: Exchange): Outcome => {
     const { req } = exchange;
     const route = exchange.route!;

@@ -161,7 +161,7 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
       end: () => {
         landing?.cancel();
         if (streams) state.endStreamed(written);
-        else state.addWritten(written);
+        else state.addWritten(written, facts.declaredBytes === null); // a COPY whose source could not be sized: a guess
         if (made) state.addCreated(facts.inodes);
         reservation.release({ bytes: written, inodes: made ? facts.inodes : 0 });
       },

@@ -159,6 +159,10 @@ function readRoute(el: unknown, at: string, problems: string[]): RouteConfig | n
   }
   const volumes = entries.map((entry, i) => readRouteVolume(entry, `${at}.volumes[${i}]`, problems));
   if (volumes.some((v) => v === null)) return null;
+  if (volumes[0]!.share !== 1) {
+    problems.push(`${at}.volumes[0].share: the first volume is the target, which stores the whole body; a share there must be 1, got ${volumes[0]!.share}`);
+    return null;
+  }
   const names = volumes.map((v) => v!.volume);
   const twice = names.find((name, i) => names.indexOf(name) !== i);
   if (twice !== undefined) {

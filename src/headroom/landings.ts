@@ -1,18 +1,27 @@
+import { overheadSince, type WriteCount } from './write-overhead.js';
+
 /** What a snapshot showed of a volume, as landings compare them. */
 export interface LandingBaseline {
   /** totalBytes − availableBytes of the snapshot. */
   readonly usedBytes: number;
+  /** Its totalBytes: a volume measured at another size is not compared. */
+  readonly totalBytes: number;
   /** Of the gateway's own writes, what the snapshot is taken to show (WrittenMark.bytes). */
   readonly shownBytes: number;
+  /** The writes that had ended when it was recorded. */
+  readonly writes: WriteCount;
 }
 
 /** A snapshot just recorded, and the gateway's figures as it is recorded. */
 export interface LandingFigures {
   readonly usedBytes: number;
+  readonly totalBytes: number;
   /** Everything the gateway has counted as written or streamed to the volume by now. */
   readonly countedBytes: number;
   /** What every admitted write on the volume holds now, the waiting ones included. */
   readonly reservedBytes: number;
+  /** The writes that have ended by now. */
+  readonly writes: WriteCount;
 }
 
 /** A write whose body another proxy moves, waiting for a snapshot to show it on the volume. */
@@ -40,7 +49,10 @@ interface Waiting {
  *   beyond what that snapshot was taken to show (all of it, though some
  *   may not have reached the disk yet: on the safe side);
  * - what other admitted writes still hold — their bytes may be on the disk
- *   already, and each of them holds its room until it ends.
+ *   already, and each of them holds its room until it ends;
+ * - what the writes that ended since may take beyond their bytes (blocks,
+ *   directory entries: WRITE_OVERHEAD each), or anything at all when one
+ *   of them wrote an amount the gateway does not know.
  *
  * The growth left is what the waiting writes have stored: the oldest of
  * them whose sizes it covers are taken to be the ones that landed, and
@@ -73,26 +85,30 @@ export class Landings {
 
   /**
    * A snapshot was recorded: settles the writes it shows landed, and
-   * returns their bytes (which the snapshot shows). The gateway's figures
+   * returns their bytes (which the snapshot shows) and how many they are
+   * (they end just after, as writes it shows). The gateway's figures
    * are taken now, not at the snapshot's start, so that a write that ended
    * while it was measured is explained by its count.
    */
-  record(figures: LandingFigures): number {
+  record(figures: LandingFigures): { bytes: number; writes: number } {
     let grown: number | null = null;
     let landed = 0;
+    let writes = 0;
     for (const waiting of this.#waiting) {
       if (grown === null) {
         const since = waiting.before;
+        if (since.totalBytes !== figures.totalBytes) break;
         const heldByOthers = Math.max(0, figures.reservedBytes - this.#waitingBytes);
-        grown = figures.usedBytes - since.usedBytes - (figures.countedBytes - since.shownBytes) - heldByOthers;
+        grown = figures.usedBytes - since.usedBytes - (figures.countedBytes - since.shownBytes) - heldByOthers - overheadSince(figures.writes, since.writes);
       }
       if (waiting.bytes > grown) break;
       grown -= waiting.bytes;
       landed += waiting.bytes;
+      writes++;
       this.#leave(waiting);
       waiting.resolve();
     }
-    return landed;
+    return { bytes: landed, writes };
   }
 
   #leave(waiting: Waiting): void {

@@ -1,4 +1,5 @@
 import { Landings, type Landing } from './landings.js';
+import { overheadSince, type WriteCount } from './write-overhead.js';
 import type { VolumeSnapshot } from './snapshot.js';
 
 export interface FloodMarks {
@@ -72,8 +73,11 @@ export class VolumeState {
   #streamedEnded = 0;
   /** Exact accounting: of what was in flight when the current snapshot started, what it is taken to show. */
   #shownInFlight = 0;
-  /** Exact accounting: the current snapshot's bytes in use, and what had ended when it started. */
-  #measured: { readonly used: number; readonly ended: number } | null = null;
+  /** Writes that ended on the volume (see WriteCount), and what had when the current snapshot was recorded. */
+  #writes: { ended: number; uncertain: number } = { ended: 0, uncertain: 0 };
+  #writesAtSnapshot: WriteCount = { ended: 0, uncertain: 0 };
+  /** Exact accounting: the current snapshot's bytes in use and how it measures them, and what had ended when it started. */
+  #measured: { readonly used: number; readonly total: number; readonly source: string; readonly ended: number } | null = null;
   /**
    * Every write to the volume is admitted and counted by this process
    * (its own ledger, its own measurements): what a snapshot shows of the
@@ -212,9 +216,15 @@ export class VolumeState {
     if (history.length > MAX_SAMPLES) history.shift();
   }
 
-  /** An exchange ended having sent these bytes (not metered while streaming). */
-  addWritten(bytes: number): void {
+  /**
+   * An exchange ended having sent these bytes (not metered while
+   * streaming); `uncertain`: a guess at what it wrote (a COPY whose source
+   * could not be sized).
+   */
+  addWritten(bytes: number, uncertain = false): void {
     this.#settled += bytes;
+    this.#writes.ended++;
+    if (uncertain) this.#writes.uncertain++;
     if (this.#history) this.#sample();
   }
 
@@ -227,6 +237,7 @@ export class VolumeState {
   /** An upload metered while it streamed (`addStreamed`) ended, having sent `bytes`: no longer in flight. */
   endStreamed(bytes: number): void {
     this.#streamedEnded += bytes;
+    this.#writes.ended++;
   }
 
   /** An exchange ended having made new files or collections. */
@@ -243,16 +254,19 @@ export class VolumeState {
   record(snapshot: VolumeSnapshot, mark: WrittenMark): void {
     if (this.#snapshot && snapshot.takenAt < this.#snapshot.takenAt) return;
     this.#snapshot = snapshot;
-    if (this.exact) this.#writtenAtSnapshot = this.#exactlyShown(snapshot, mark);
+    const writes: WriteCount = { ...this.#writes };
+    if (this.exact) this.#writtenAtSnapshot = this.#exactlyShown(snapshot, mark, writes);
     else this.#writtenAtSnapshot = Math.max(this.#writtenAtSnapshot, mark.bytes);
+    this.#writesAtSnapshot = writes;
     this.#createdAtSnapshot = Math.max(this.#createdAtSnapshot, mark.inodes);
     if (this.#markedFullAt !== null && snapshot.takenAt > this.#markedFullAt) this.#markedFullAt = null;
     this.#lastError = null;
     if (this.#landings !== null && this.#landings.size > 0) {
       // The writes it shows landed are counted when their leases end, just after: as shown by this snapshot, not since.
-      const landed = this.#landings.record({ usedBytes: usedBytesOf(snapshot), countedBytes: this.#settled + this.#streamed, reservedBytes: this.#reservedBytes() });
-      this.#writtenAtSnapshot += landed;
-      if (this.#measured !== null) this.#measured = { used: this.#measured.used, ended: this.#measured.ended + landed };
+      const landed = this.#landings.record({ usedBytes: usedBytesOf(snapshot), totalBytes: snapshot.totalBytes, countedBytes: this.#settled + this.#streamed, reservedBytes: this.#reservedBytes(), writes });
+      this.#writtenAtSnapshot += landed.bytes;
+      this.#writesAtSnapshot = { ended: writes.ended + landed.writes, uncertain: writes.uncertain };
+      if (this.#measured !== null) this.#measured = { ...this.#measured, ended: this.#measured.ended + landed.bytes };
     }
     const usage = snapshot.totalBytes > 0 ? (snapshot.totalBytes - snapshot.availableBytes) / snapshot.totalBytes : 1;
     if (usage >= this.#marks.floodStage) this.#flooded = true;
@@ -271,7 +285,7 @@ export class VolumeState {
     const snapshot = this.#snapshot;
     if (snapshot === null) return null;
     this.#reservedBytes = reservedBytes;
-    return (this.#landings ??= new Landings()).expect(bytes, { usedBytes: usedBytesOf(snapshot), shownBytes: this.#writtenAtSnapshot });
+    return (this.#landings ??= new Landings()).expect(bytes, { usedBytes: usedBytesOf(snapshot), totalBytes: snapshot.totalBytes, shownBytes: this.#writtenAtSnapshot, writes: this.#writesAtSnapshot });
   }
 
   /** Writes waiting for a snapshot to show them. */
@@ -292,12 +306,14 @@ export class VolumeState {
    * cannot make more of it landed than was sent, and a deletion can only
    * make less of it so (on the safe side) until the uploads end.
    */
-  #exactlyShown(snapshot: VolumeSnapshot, mark: WrittenMark): number {
+  #exactlyShown(snapshot: VolumeSnapshot, mark: WrittenMark, writes: WriteCount): number {
     const used = usedBytesOf(snapshot);
     const before = this.#measured;
-    const landed = before === null ? 0 : this.#shownInFlight + (used - before.used) - (mark.ended - before.ended);
+    // A volume measured another way (a new source, another size) has not grown: its figures start again.
+    const comparable = before !== null && before.total === snapshot.totalBytes && before.source === snapshot.source;
+    const landed = comparable ? this.#shownInFlight + (used - before.used) - (mark.ended - before.ended) - overheadSince(writes, this.#writesAtSnapshot) : 0;
     this.#shownInFlight = Math.min(mark.inFlight, Math.max(0, landed));
-    this.#measured = { used, ended: mark.ended };
+    this.#measured = { used, total: snapshot.totalBytes, source: snapshot.source, ended: mark.ended };
     return mark.ended + this.#shownInFlight;
   }
 

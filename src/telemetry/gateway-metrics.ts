@@ -1,5 +1,5 @@
 import type { Counter, Histogram, Meter } from '@opentelemetry/api';
-import type { PolicyConfig } from '../config/types.js';
+import { remoteSourceOf, type PolicyConfig } from '../config/types.js';
 import type { Exchange } from '../exchange/exchange.js';
 import { usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
@@ -85,7 +85,7 @@ export class GatewayMetrics {
           const healthy = origin.health?.healthy;
           if (healthy !== undefined && healthy !== null) r.observe(up, healthy ? 1 : 0, { origin: origin.name });
           if (origin.health) r.observe(pollFailures, origin.health.failedChecks, { origin: origin.name, source: 'health' });
-          if (origin.agentStatus) r.observe(pollFailures, origin.agentStatus.failures, { origin: origin.name, source: 'agent' });
+          if (origin.agentStatus) r.observe(pollFailures, origin.agentStatus.failures, { origin: origin.name, source: remoteSourceOf(origin.config.headroom) ?? 'agent' });
         }
       },
       [usable, total, available, reserved, inodes, age, flood, full, up, pollFailures, measureFailures],

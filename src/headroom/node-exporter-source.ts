@@ -44,7 +44,7 @@ export function startNodeExporterSource(
     const marks = states.map((state) => state.writtenMark());
     const result = await poll(config.url, { timeout: config.timeout, maxBytes: config.maxAnswerSize, headers, agent });
     let error: string | null = null;
-    if (!result.ok) error = result.error === `answer larger than ${config.maxAnswerSize} bytes` ? `${result.error}: raise maxAnswerSize, or disable node_exporter collectors the gateway does not read` : result.error;
+    if (!result.ok) error = `${result.error}${result.error.startsWith('answer larger') ? ': raise maxAnswerSize, or disable node_exporter collectors the gateway does not read' : result.error.startsWith('no answer') ? ': raise timeout, or check the host' : ''}`;
     else if (result.status !== 200) error = `HTTP ${result.status}: check that url names node_exporter's metrics path (e.g. http://host:9100/metrics)`;
     else {
       const exposition = parseExposition(result.body, WANTED);

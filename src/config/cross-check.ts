@@ -78,7 +78,7 @@ export function crossCheck(config: CheckedConfig, broken: (key: string) => boole
       return;
     }
     const prometheus = origin.headroom.prometheus;
-    if (prometheus && remote === 'prometheus' && !prometheus.volumes.some((v) => v.name === route.volume)) {
+    if (prometheus && remote === 'prometheus' && prometheus.volumes.length > 0 && !prometheus.volumes.some((v) => v.name === route.volume)) {
       problems.push(`routes[${i}].volume: "${route.volume}" is not one of origin "${origin.name}"'s headroom.prometheus.volumes (${prometheus.volumes.map((v) => v.name).join(', ')})`);
       return;
     }

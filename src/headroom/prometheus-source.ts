@@ -134,7 +134,8 @@ export function startPrometheusSource(
     w.state.recordError(error);
   };
 
-  const traced = pollSpans(tracer, 'headroom.poll prometheus', { 'url.full': url });
+  // One query serves every origin on this server: the span names no origin.
+  const traced = pollSpans(tracer, 'headroom.poll prometheus', { 'http.request.method': 'POST', 'url.full': url });
   const stop = every(server.interval, () => traced(once));
   return () => {
     stop();

@@ -161,6 +161,16 @@ t.test('Prometheus answers that cannot be used, and one query per interval for e
     ['NaN', prometheusAnswer((id, time) => [[id === '0_availableBytes' ? 'NaN' : figures[id.split('_')[1]!]!, time]]), /volumes\[0\]\.available is NaN: expected a count/],
     ['a negative figure', prometheusAnswer((id, time) => [[id === '0_availableBytes' ? '-1' : figures[id.split('_')[1]!]!, time]]), /volumes\[0\]\.available is -1/],
     ['available above total', prometheusAnswer((id, time) => [[id === '0_availableBytes' ? String(20 * MiB) : figures[id.split('_')[1]!]!, time]]), /volumes\[0\]\.available \(20971520\) is above origins\[0\]\.headroom\.prometheus\.volumes\[0\]\.total/],
+    ['no sample time', (req, res, body) => {
+      const inner = prometheusAnswer((id, time) => [[figures[id.split('_')[1]!]!, time]]);
+      const end = res.end.bind(res);
+      res.end = ((chunk: string) => {
+        const answer = JSON.parse(chunk) as { data: { result: Array<{ metric: Record<string, string> }> } };
+        answer.data.result = answer.data.result.filter((r) => r.metric.headroom_figure !== 't0_availableBytes');
+        return end(JSON.stringify(answer));
+      }) as typeof res.end;
+      inner(req, res, body);
+    }, /volumes\[0\]\.available: the answer gave no sample time for "avail\{v=\\"data\\"\}": is url a Prometheus server\?/],
   ];
   for (const [what, handler, error] of cases) {
     prometheus.set(handler);

@@ -27,7 +27,7 @@ export function parseExposition(text: string, wanted: ReadonlySet<string>): Expo
   const seen = new Map<string, number>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.replace(/\r$/, '');
+    const line = lines[i]!.replace(/\r$/, '').trimStart();
     if (line.trim() === '' || line.startsWith('#')) continue;
     const sample = parseSample(line, i + 1);
     if (typeof sample === 'string') return { ok: false, error: `line ${i + 1}: ${sample}: ${JSON.stringify(line.slice(0, 80))}` };

@@ -96,7 +96,6 @@ export function startPrometheusSource(
         else take(w, i, figures, sentAt);
       }
     } else error = answer.error;
-    if (error !== null) for (const w of watched) fail(w, error, false);
     const kind = error?.replace(/\d+/g, 'N') ?? null;
     if (kind !== null && kind !== logged) logger.warn({ msg: 'Prometheus query failed; nothing from it is used', url, error });
     logged = kind;
@@ -119,9 +118,11 @@ export function startPrometheusSource(
         const hint = samples.values.length === 0 ? 'no sample (no such series, or it went stale: is its target up?)' : `${samples.values.length} samples (narrow the selector by its labels, or aggregate: max(…), sum(…))`;
         return fail(w, `${w.volume.at}.${KEYS[f]}: ${JSON.stringify(expr)} gave ${hint}; exactly one is needed`);
       }
+      const measuredAt = samples.measuredAt.length === 1 ? samples.measuredAt[0]! : NaN;
+      // Without its time a figure could be of any age: not used.
+      if (!Number.isFinite(measuredAt)) return fail(w, `${w.volume.at}.${KEYS[f]}: the answer gave no sample time for ${JSON.stringify(expr)}: is url a Prometheus server?`);
       read[f] = samples.values[0]!;
-      const measuredAt = samples.measuredAt[0];
-      if (measuredAt !== undefined && Number.isFinite(measuredAt)) takenAt = Math.min(takenAt, Math.floor(measuredAt));
+      takenAt = Math.min(takenAt, Math.floor(measuredAt));
     }
     const at = w.volume.at;
     const checked = checkFigures(read as RemoteFigures, { totalBytes: `${at}.total`, availableBytes: `${at}.available`, totalInodes: `${at}.totalInodes`, freeInodes: `${at}.freeInodes` });
@@ -129,8 +130,8 @@ export function startPrometheusSource(
     w.state.record({ ...checked.figures, takenAt, source: 'prometheus' }, markAt(w, takenAt));
   };
 
-  const fail = (w: Watched, error: string, warn = true): void => {
-    if (warn && w.state.lastError !== error) logger.warn({ msg: 'Prometheus gives no figures for a configured volume', origin: w.volume.origin, volume: w.state.volume, error });
+  const fail = (w: Watched, error: string): void => {
+    if (w.state.lastError !== error) logger.warn({ msg: 'Prometheus gives no figures for a configured volume', origin: w.volume.origin, volume: w.state.volume, error });
     w.state.recordError(error);
   };
 

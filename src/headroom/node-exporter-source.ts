@@ -6,7 +6,7 @@ import { parseExposition, type ExposedSample } from './exposition.js';
 import { every, poll } from './poll.js';
 import { pollSpans, type PollOutcome } from './poll-span.js';
 import type { HeadroomRegistry } from './registry.js';
-import { checkFigures, type RemoteFigures } from './remote-figures.js';
+import { checkFigures, sameKind, type RemoteFigures } from './remote-figures.js';
 import type { SourceStatus } from './source-status.js';
 
 const SIZE = 'node_filesystem_size_bytes';
@@ -54,7 +54,7 @@ export function startNodeExporterSource(
         states.forEach((state, i) => {
           const read = readMount(state.volume, byMount.get(state.volume) ?? []);
           if (!read.ok) {
-            if (state.lastError !== read.error) logger.warn({ msg: 'node_exporter gives no figures for a configured volume', origin, url: config.url, volume: state.volume, error: read.error });
+            if (!sameKind(state.lastError, read.error)) logger.warn({ msg: 'node_exporter gives no figures for a configured volume', origin, url: config.url, volume: state.volume, error: read.error });
             return state.recordError(read.error);
           }
           state.record({ ...read.figures, takenAt, source: 'nodeExporter' }, marks[i]!);
@@ -62,9 +62,8 @@ export function startNodeExporterSource(
       }
     }
     // A lasting failure is logged once; its figures (sizes, line numbers) may move from poll to poll.
-    const kind = error?.replace(/\d+/g, 'N') ?? null;
-    if (kind !== null && kind !== logged) logger.warn({ msg: 'node_exporter scrape failed; nothing from it is used', origin, url: config.url, error });
-    logged = kind;
+    if (error !== null && !sameKind(error, logged)) logger.warn({ msg: 'node_exporter scrape failed; nothing from it is used', origin, url: config.url, error });
+    logged = error;
     status.report(error);
     return { error, status: result.ok ? result.status : null };
   };

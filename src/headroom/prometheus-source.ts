@@ -6,7 +6,7 @@ import { every, poll } from './poll.js';
 import { pollSpans, type PollOutcome } from './poll-span.js';
 import { combinedQuery, parseQueryAnswer, type FigureSamples, type QueryAnswer } from './prometheus-query.js';
 import type { HeadroomRegistry } from './registry.js';
-import { checkFigures, type RemoteFigures } from './remote-figures.js';
+import { checkFigures, sameKind, type RemoteFigures } from './remote-figures.js';
 import type { SourceStatus } from './source-status.js';
 import type { VolumeState, WrittenMark } from './volume-state.js';
 
@@ -57,6 +57,7 @@ export function startPrometheusSource(
   const watched: Watched[] = volumes.map((volume) => ({ volume, state: registry.volume(volume.origin, volume.config.name), marks: [] }));
   const expressions = new Map<string, string>();
   watched.forEach((w, i) => FIGURES.forEach((f) => w.volume.config[KEYS[f]] !== '' && expressions.set(`${i}_${f}`, w.volume.config[KEYS[f]])));
+  /** The last failed query's error, so that a lasting one is logged once; null after a good one. */
   let logged: string | null = null;
 
   /** The answer to one query evaluated at `at`, and its HTTP status (null: none came). */
@@ -96,9 +97,8 @@ export function startPrometheusSource(
         else take(w, i, figures, sentAt);
       }
     } else error = answer.error;
-    const kind = error?.replace(/\d+/g, 'N') ?? null;
-    if (kind !== null && kind !== logged) logger.warn({ msg: 'Prometheus query failed; nothing from it is used', url, error });
-    logged = kind;
+    if (error !== null && !sameKind(error, logged)) logger.warn({ msg: 'Prometheus query failed; nothing from it is used', url, error });
+    logged = error;
     for (const s of statuses) s.report(error);
     return { error, status };
   };
@@ -131,7 +131,7 @@ export function startPrometheusSource(
   };
 
   const fail = (w: Watched, error: string): void => {
-    if (w.state.lastError !== error) logger.warn({ msg: 'Prometheus gives no figures for a configured volume', origin: w.volume.origin, volume: w.state.volume, error });
+    if (!sameKind(w.state.lastError, error)) logger.warn({ msg: 'Prometheus gives no figures for a configured volume', origin: w.volume.origin, volume: w.state.volume, error });
     w.state.recordError(error);
   };
 

@@ -30,3 +30,8 @@ export function checkFigures(f: RemoteFigures, names: Readonly<Record<keyof Remo
   }
   return { ok: true, figures };
 }
+
+/** Two errors that differ only in their figures (sizes, line numbers, times): a lasting defect is logged once, not at every poll. */
+export function sameKind(a: string | null, b: string | null): boolean {
+  return (a?.replace(/\d+/g, 'N') ?? null) === (b?.replace(/\d+/g, 'N') ?? null);
+}

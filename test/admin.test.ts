@@ -66,6 +66,7 @@ t.test('the status page draws one bar per volume with used, reserved, the reserv
       url: 'http://10.0.0.5:8000',
       healthy: false,
       lastHealthError: 'ECONNREFUSED',
+      remoteSource: null,
       lastAgentError: null,
       lastAgentErrorAt: null,
       volumes: [{

@@ -99,7 +99,7 @@ t.test('an upstream connection takes a whole 64 KiB socket read without pausing 
     connectTimeout: 1000,
     timeout: 1000,
     maxSockets: 0,
-    headroom: { agent: null, local: null, health: null },
+    headroom: { agent: null, local: null, health: null, nodeExporter: null, prometheus: null },
   });
   const plain = new http.Agent({ keepAlive: true });
   t.teardown(() => (upstream.agent.destroy(), plain.destroy()));

@@ -35,7 +35,7 @@ export function statusPage(status: GatewayStatus): string {
   const origins = status.origins
     .map((o) => {
       const health = o.healthy === null ? '<span class="muted">health unchecked</span>' : o.healthy ? '<span class="good">up</span>' : `<span class="bad">down</span> <small>${esc(o.lastHealthError ?? '')}</small>`;
-      const agentError = o.lastAgentError ? `<p class="bad">agent: ${esc(o.lastAgentError)} <small>(${esc(o.lastAgentErrorAt ?? '')})</small></p>` : '';
+      const agentError = o.lastAgentError ? `<p class="bad">${esc(o.remoteSource ?? 'agent')}: ${esc(o.lastAgentError)} <small>(${esc(o.lastAgentErrorAt ?? '')})</small></p>` : '';
       const volumes = o.volumes.map((v) => volumeRow(v, status)).join('') || '<p class="muted">no volume reported yet</p>';
       return `<article class="origin"><h2>${esc(o.name)} ${health}</h2><p class="muted">${esc(o.url)}</p>${agentError}${volumes}</article>`;
     })

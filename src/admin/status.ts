@@ -1,4 +1,4 @@
-import type { PolicyConfig } from '../config/types.js';
+import { remoteSourceOf, type PolicyConfig, type RemoteSourceKind } from '../config/types.js';
 import type { Origin } from '../exchange/origin.js';
 import { reserveOf, usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
@@ -28,6 +28,9 @@ export interface OriginStatus {
   /** null: no health checks, or none has run yet. */
   readonly healthy: boolean | null;
   readonly lastHealthError: string | null;
+  /** What measures its volumes from elsewhere (agent, nodeExporter, prometheus); null: none (local paths, or nothing). */
+  readonly remoteSource: RemoteSourceKind | null;
+  /** The remote source's last failed poll, whatever its kind (the name is older than the other sources). */
   readonly lastAgentError: string | null;
   readonly lastAgentErrorAt: string | null;
   readonly volumes: readonly VolumeStatus[];
@@ -57,6 +60,7 @@ export function gatewayStatus(generation: number, origins: ReadonlyMap<string, O
       url: origin.config.url,
       healthy: origin.health?.healthy ?? null,
       lastHealthError: origin.health?.lastError ?? null,
+      remoteSource: remoteSourceOf(origin.config.headroom),
       lastAgentError: origin.agentStatus?.lastError ?? null,
       lastAgentErrorAt: origin.agentStatus?.lastErrorAt ? new Date(origin.agentStatus.lastErrorAt).toISOString() : null,
       volumes: registry.volumesOf(origin.name).map((state) => {
@@ -99,7 +103,7 @@ export function readiness(status: GatewayStatus, origins: ReadonlyMap<string, Or
   const waitingFor: string[] = [];
   for (const o of status.origins) {
     const config = origins.get(o.name)!.config.headroom;
-    if ((config.local || config.agent) && !o.volumes.some((v) => v.fresh)) waitingFor.push(`${o.name}: no fresh snapshot`);
+    if ((config.local || remoteSourceOf(config) !== null) && !o.volumes.some((v) => v.fresh)) waitingFor.push(`${o.name}: no fresh snapshot`);
     if (config.health && o.healthy !== true) waitingFor.push(`${o.name}: not healthy`);
   }
   return { ready: waitingFor.length === 0, waitingFor, notes };

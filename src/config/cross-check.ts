@@ -1,5 +1,6 @@
 import { normaliseHost, normalisePath } from '../http/request-target.js';
 import type { GatewayConfig, OriginConfig, PluginConfig, RouteConfig } from './types.js';
+import { REMOTE_SOURCES, remoteSourceOf } from './types.js';
 
 /** A configuration as far as it could be read: an element with problems of its own is null, in its place. */
 export type CheckedConfig = Omit<GatewayConfig, 'origins' | 'routes' | 'plugins'> & {
@@ -39,6 +40,7 @@ export function crossCheck(config: CheckedConfig, broken: (key: string) => boole
     for (const key of ['rise', 'fall'] as const) {
       if (health && health[key] < 1) problems.push(`origins[${i}].headroom.health.${key}: expected at least 1, got ${health[key]}`);
     }
+    problems.push(...remoteSourceProblems(origin, `origins[${i}].headroom`));
     const local = origin.headroom.local;
     if (local && local.paths.length === 0) problems.push(`origins[${i}].headroom.local.paths: expected at least one path`);
     if (local && local.capacity > 0 && !broken('policy.reserve') && 'bytes' in policy.reserve && policy.reserve.bytes >= local.capacity) {
@@ -70,12 +72,21 @@ export function crossCheck(config: CheckedConfig, broken: (key: string) => boole
       return;
     }
     if (!origin) return; // that origin has problems of its own
-    if (origin.headroom.agent && route.volume === null) {
-      problems.push(`routes[${i}].volume: origin "${origin.name}" is measured by an agent; name the volume (a mount or path the agent reports) this route writes to`);
+    const remote = remoteSourceOf(origin.headroom);
+    if (remote !== null && route.volume === null) {
+      problems.push(`routes[${i}].volume: origin "${origin.name}" is measured by ${REMOTE_NAMES[remote]}; name the volume (${REMOTE_VOLUMES[remote]}) this route writes to`);
+      return;
+    }
+    const prometheus = origin.headroom.prometheus;
+    const unknown = (name: string | null): boolean => prometheus !== null && remote === 'prometheus' && prometheus.volumes.length > 0 && !prometheus.volumes.some((v) => v.name === name);
+    const named = route.volumes === null ? [{ at: `routes[${i}].volume`, name: route.volume }] : route.volumes.map((v, j) => ({ at: `routes[${i}].volumes[${j}].volume`, name: v.volume }));
+    const strangers = named.filter((v) => unknown(v.name));
+    if (strangers.length > 0) {
+      for (const { at, name } of strangers) problems.push(`${at}: "${name}" is not one of origin "${origin.name}"'s headroom.prometheus.volumes (${prometheus!.volumes.map((v) => v.name).join(', ')})`);
       return;
     }
     const local = origin.headroom.local;
-    if (!local || origin.headroom.agent) return;
+    if (!local || remote !== null) return;
     if (route.volumes !== null) {
       route.volumes.forEach(({ volume }, j) => {
         if (!local.paths.includes(volume)) problems.push(`routes[${i}].volumes[${j}].volume: "${volume}" is not one of origin "${origin.name}"'s local paths (${local.paths.join(', ')})`);
@@ -98,6 +109,30 @@ export function crossCheck(config: CheckedConfig, broken: (key: string) => boole
     if (!METHOD.test(method)) problems.push(`policy.writeMethods[${i}]: expected an upper-case HTTP method, got "${method}"`);
   });
   if (!broken('ledger')) problems.push(...ledgerProblems(config.ledger));
+  return problems;
+}
+
+const REMOTE_NAMES = { agent: 'an agent', nodeExporter: 'node_exporter', prometheus: 'Prometheus' } as const;
+const REMOTE_VOLUMES = { agent: 'a mount or path the agent reports', nodeExporter: 'a mountpoint node_exporter reports', prometheus: 'one of headroom.prometheus.volumes' } as const;
+
+/** One remote source at most (each would record its own figures for the same volumes); Prometheus volumes named once each, with PromQL. */
+function remoteSourceProblems(origin: OriginConfig, at: string): string[] {
+  const problems: string[] = [];
+  const given = REMOTE_SOURCES.filter((kind) => origin.headroom[kind] !== null);
+  if (given.length > 1) problems.push(`${at}.${given[1]}: origin "${origin.name}" already has headroom.${given[0]}; one source measures an origin's volumes, keep one of ${given.join(', ')}`);
+  const prometheus = origin.headroom.prometheus;
+  if (!prometheus) return problems;
+  if (prometheus.volumes.length === 0) problems.push(`${at}.prometheus.volumes: expected at least one volume ({ name, total, available })`);
+  const first = new Map<string, number>();
+  prometheus.volumes.forEach((v, j) => {
+    const seen = first.get(v.name);
+    if (seen !== undefined) problems.push(`${at}.prometheus.volumes[${j}].name: "${v.name}" is already the name of volumes[${seen}]`);
+    else first.set(v.name, j);
+    for (const key of ['total', 'available', 'totalInodes', 'freeInodes'] as const) {
+      if (/^\s+$/.test(v[key])) problems.push(`${at}.prometheus.volumes[${j}].${key}: expected a PromQL expression, got only blanks`);
+    }
+    if ((v.totalInodes === '') !== (v.freeInodes === '')) problems.push(`${at}.prometheus.volumes[${j}]: give both totalInodes and freeInodes, or neither`);
+  });
   return problems;
 }
 

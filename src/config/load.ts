@@ -6,8 +6,11 @@ import {
   gatewaySchema,
   healthSchema,
   localSourceSchema,
+  nodeExporterSourceSchema,
   originSchema,
   pluginSchema,
+  prometheusSourceSchema,
+  prometheusVolumeSchema,
   required,
   routeSchema,
   withEnvAndArgs,
@@ -20,9 +23,11 @@ import type {
   GatewayConfig,
   OriginConfig,
   PluginConfig,
+  PrometheusSourceConfig,
   RouteConfig,
   RouteVolumeConfig,
 } from './types.js';
+import { remoteSourceOf } from './types.js';
 
 export interface ConfigSource {
   /** A YAML or JSON file; null = `values`, environment and flags only. */
@@ -114,7 +119,7 @@ function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]
   const before = problems.length;
   const origin = take(originSchema, el, at, required.origin, problems);
   if (origin === null) return null;
-  const { agent, local, health } = origin.headroom;
+  const { agent, local, health, nodeExporter, prometheus } = origin.headroom;
   const headroomAt = `${at}.headroom`;
   // A section that is not a mapping was reported with the origin itself.
   const section = <S extends convict.Schema<unknown>>(value: unknown, schema: S, key: string, keys: readonly string[]): ConfigOf<S> | null =>
@@ -122,9 +127,17 @@ function readOrigin(el: unknown, at: string, baseDir: string, problems: string[]
   const agentConfig = section(agent, agentSourceSchema, 'agent', required.agent);
   const localRaw = section(local, localSourceSchema, 'local', required.local);
   const healthConfig = section(health, healthSchema, 'health', []);
+  const nodeExporterConfig = section(nodeExporter, nodeExporterSourceSchema, 'nodeExporter', required.nodeExporter);
+  const prometheusRaw = section(prometheus, prometheusSourceSchema, 'prometheus', required.prometheus);
+  const prometheusVolumes = prometheusRaw && eachElement(prometheusRaw.volumes, `${headroomAt}.prometheus.volumes`, (v, vat) => take(prometheusVolumeSchema, v, vat, required.prometheusVolume, problems));
   if (problems.length > before) return null; // a section with problems: the origin is left out of the rules across keys
   const localConfig = localRaw && { ...localRaw, paths: localRaw.paths.map((p) => path.resolve(baseDir, p)) };
-  return { ...origin, url: origin.url.replace(/\/+$/, ''), headroom: { agent: agentConfig, local: localConfig, health: healthConfig } };
+  const prometheusConfig: PrometheusSourceConfig | null = prometheusRaw && { ...prometheusRaw, url: prometheusRaw.url.replace(/\/+$/, ''), volumes: prometheusVolumes!.filter((v) => v !== null) };
+  return {
+    ...origin,
+    url: origin.url.replace(/\/+$/, ''),
+    headroom: { agent: agentConfig, local: localConfig, health: healthConfig, nodeExporter: nodeExporterConfig, prometheus: prometheusConfig },
+  };
 }
 
 function readPlugin(el: unknown, at: string, configDir: string, problems: string[]): PluginConfig | null {
@@ -190,7 +203,7 @@ function readRouteVolume(entry: unknown, at: string, problems: string[]): RouteV
 /** A route's volume on a locally read origin is a path, resolved as the origin's paths are. */
 function resolveRouteVolume(route: RouteConfig, origins: readonly OriginConfig[], baseDir: string): RouteConfig {
   const origin = origins.find((o) => o.name === route.origin);
-  if (!origin?.headroom.local || origin.headroom.agent || route.volume === null) return route;
+  if (!origin?.headroom.local || remoteSourceOf(origin.headroom) !== null || route.volume === null) return route;
   const volumes = route.volumes?.map((v) => ({ ...v, volume: path.resolve(baseDir, v.volume) })) ?? null;
   return { ...route, volume: path.resolve(baseDir, route.volume), volumes };
 }

@@ -108,6 +108,8 @@ export const originSchema = {
     agent: { format: 'optional-object', default: null, nullable: true },
     local: { format: 'optional-object', default: null, nullable: true },
     health: { format: 'optional-object', default: null, nullable: true },
+    nodeExporter: { format: 'optional-object', default: null, nullable: true },
+    prometheus: { format: 'optional-object', default: null, nullable: true },
   },
 } as const satisfies Schema;
 
@@ -117,6 +119,32 @@ export const agentSourceSchema = {
   interval: { format: 'positive-duration', default: 2_000 },
   timeout: { format: 'positive-duration', default: 1_000 },
   maxClockSkew: { format: 'positive-duration', default: 30_000 },
+} as const satisfies Schema;
+
+export const nodeExporterSourceSchema = {
+  url: { format: 'http-url', default: '' },
+  token: { format: String, default: '', sensitive: true },
+  interval: { format: 'positive-duration', default: 2_000 },
+  timeout: { format: 'positive-duration', default: 1_000 },
+  maxAnswerSize: { format: 'size', default: 4 * MiB },
+} as const satisfies Schema;
+
+export const prometheusSourceSchema = {
+  url: { format: 'http-url', default: '' },
+  token: { format: String, default: '', sensitive: true },
+  interval: { format: 'positive-duration', default: 2_000 },
+  timeout: { format: 'positive-duration', default: 1_000 },
+  maxAnswerSize: { format: 'size', default: 1 * MiB },
+  volumes: { format: 'json-array', default: [] },
+} as const satisfies Schema;
+
+/** A volume a Prometheus server measures: PromQL for each figure, '' = not measured. */
+export const prometheusVolumeSchema = {
+  name: { format: String, default: '' },
+  total: { format: String, default: '' },
+  available: { format: String, default: '' },
+  totalInodes: { format: String, default: '' },
+  freeInodes: { format: String, default: '' },
 } as const satisfies Schema;
 
 export const localSourceSchema = {
@@ -155,6 +183,9 @@ export const pluginSchema = {
 export const required = {
   origin: ['name', 'url'],
   agent: ['url'],
+  nodeExporter: ['url'],
+  prometheus: ['url', 'volumes'],
+  prometheusVolume: ['name', 'total', 'available'],
   local: ['paths'],
   route: ['origin'],
   plugin: [],

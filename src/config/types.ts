@@ -1,5 +1,5 @@
 import type { Amount } from './formats.js';
-import type { agentSourceSchema, gatewaySchema, healthSchema, localSourceSchema, originSchema, pluginSchema, routeSchema } from './schema.js';
+import type { agentSourceSchema, gatewaySchema, healthSchema, localSourceSchema, nodeExporterSourceSchema, originSchema, pluginSchema, prometheusSourceSchema, prometheusVolumeSchema, routeSchema } from './schema.js';
 import type { ConfigOf } from './shape.js';
 
 export type { Amount };
@@ -21,6 +21,9 @@ export type OtlpProtocol = TelemetryConfig['traces']['protocol'];
 
 export type AgentSourceConfig = ConfigOf<typeof agentSourceSchema>;
 export type LocalSourceConfig = ConfigOf<typeof localSourceSchema>;
+export type NodeExporterSourceConfig = ConfigOf<typeof nodeExporterSourceSchema>;
+export type PrometheusVolumeConfig = ConfigOf<typeof prometheusVolumeSchema>;
+export type PrometheusSourceConfig = Omit<ConfigOf<typeof prometheusSourceSchema>, 'volumes'> & { readonly volumes: readonly PrometheusVolumeConfig[] };
 export type HealthConfig = ConfigOf<typeof healthSchema>;
 /** One of the volumes a route's writes need, and how much of the body each write puts there. */
 export interface RouteVolumeConfig {
@@ -42,8 +45,19 @@ export type OriginConfig = Omit<ConfigOf<typeof originSchema>, 'headroom'> & {
     readonly agent: AgentSourceConfig | null;
     readonly local: LocalSourceConfig | null;
     readonly health: HealthConfig | null;
+    readonly nodeExporter: NodeExporterSourceConfig | null;
+    readonly prometheus: PrometheusSourceConfig | null;
   };
 };
+
+/** The sources that measure an origin's volumes from elsewhere, each naming volumes as routes do (not as paths). */
+export const REMOTE_SOURCES = ['agent', 'nodeExporter', 'prometheus'] as const;
+export type RemoteSourceKind = (typeof REMOTE_SOURCES)[number];
+
+/** The origin's remote source, if it has one (the rules across keys allow one at most). */
+export function remoteSourceOf(headroom: OriginConfig['headroom']): RemoteSourceKind | null {
+  return REMOTE_SOURCES.find((kind) => headroom[kind] !== null) ?? null;
+}
 
 /** A plugin's entry; `configDir` is where its `module` and relative paths in its options are resolved from. */
 export type PluginConfig = ConfigOf<typeof pluginSchema> & { readonly configDir: string };

@@ -1,5 +1,5 @@
 import type { AgentConfig } from './agent-config.js';
-import type { GatewayConfig } from './types.js';
+import { REMOTE_SOURCES, type GatewayConfig } from './types.js';
 
 /** Tokens people leave in from an example: a secret anyone could guess. */
 const PLACEHOLDER = /^(change[-_ .]?me|change[-_ .]?it|replace[-_ .]?(me|with.*)|secret|password|passwd|token|test|example|todo|x+|your[-_ .].*|<.*>|\$\{.*\})$/i;
@@ -24,8 +24,10 @@ export function gatewayWarnings(config: GatewayConfig): string[] {
     warnings.push(`admin.token: empty while the admin listener is on ${config.admin.host}: /status, /metrics and the status page answer anyone who reaches it (POST /reload stays off); set a token, or listen on 127.0.0.1`);
   }
   config.origins.forEach((origin, i) => {
-    const agent = origin.headroom.agent;
-    if (agent) warnings.push(...placeholder(`origins[${i}].headroom.agent.token`, agent.token));
+    for (const kind of REMOTE_SOURCES) {
+      const source = origin.headroom[kind];
+      if (source) warnings.push(...placeholder(`origins[${i}].headroom.${kind}.token`, source.token));
+    }
   });
   return warnings;
 }

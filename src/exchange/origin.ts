@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Url } from 'node:url';
-import type { OriginConfig } from '../config/types.js';
+import { remoteSourceOf, type OriginConfig } from '../config/types.js';
 import { OriginHealth } from '../headroom/origin-health.js';
 import { SourceStatus } from '../headroom/source-status.js';
 import { unbracketed } from '../http/host.js';
@@ -17,7 +17,7 @@ export interface Origin {
   readonly agent: http.Agent;
   /** Null when no health checks are configured (then it is always used). */
   readonly health: OriginHealth | null;
-  /** How the origin's agent polls go; null without an agent source. */
+  /** How the polls of the origin's remote source (agent, node_exporter, Prometheus) go; null without one. */
   readonly agentStatus: SourceStatus | null;
   /**
    * Exchanges routed to it that have not ended: an origin a reload removed
@@ -64,7 +64,7 @@ export function createOrigin(config: OriginConfig, previous: Origin | null = nul
     },
     agent: previous && same(poolSettings) ? previous.agent : secure ? new https.Agent(options) : new http.Agent(options),
     health: !config.headroom.health ? null : previous?.health && same((c) => [c.url, c.headroom.health]) ? previous.health : new OriginHealth(config.headroom.health.rise, config.headroom.health.fall),
-    agentStatus: !config.headroom.agent ? null : (previous?.agentStatus ?? new SourceStatus()),
+    agentStatus: remoteSourceOf(config.headroom) === null ? null : (previous?.agentStatus ?? new SourceStatus()),
     exchanges: 0,
   };
 }

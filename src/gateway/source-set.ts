@@ -5,13 +5,15 @@ import type { Logger } from '../log/log.js';
 import { startAgentSource } from '../headroom/agent-source.js';
 import { startHealthCheck } from '../headroom/health-check.js';
 import { startLocalSource } from '../headroom/local-source.js';
+import { startNodeExporterSource } from '../headroom/node-exporter-source.js';
+import { startPrometheusSource, type PrometheusServer, type PrometheusVolume } from '../headroom/prometheus-source.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
 
 interface Running {
   /** What the source was started from; a source is restarted only when this changes. */
   readonly settings: string;
-  /** The origin it was started for: its health and agent-status objects are the source's output. */
-  readonly origin: Origin;
+  /** The origins it was started for: their health and agent-status objects are the source's output. */
+  readonly origins: readonly Origin[];
   readonly stop: () => void;
 }
 
@@ -30,35 +32,60 @@ export class SourceSet {
   ) {}
 
   update(origins: Iterable<Origin>, routes: readonly RouteConfig[]): void {
-    const wanted = new Map<string, { settings: string; origin: Origin; start: () => () => void }>();
-    for (const origin of origins) {
-      const { local, agent, health } = origin.config.headroom;
+    const wanted = new Map<string, { settings: string; origins: readonly Origin[]; start: () => () => void }>();
+    /** Prometheus volumes by server: one source (one query per interval) for all origins that name the same one. */
+    const servers = new Map<string, { server: PrometheusServer; volumes: PrometheusVolume[]; origins: Origin[] }>();
+    for (const [i, origin] of [...origins].entries()) {
+      const { local, agent, health, nodeExporter, prometheus } = origin.config.headroom;
       const name = origin.name;
-      if (local) wanted.set(`${name} local`, { settings: JSON.stringify(local), origin, start: () => startLocalSource(name, local, this.registry, this.logger) });
+      if (local) wanted.set(`${name} local`, { settings: JSON.stringify(local), origins: [origin], start: () => startLocalSource(name, local, this.registry, this.logger) });
       if (agent) {
         const volumes = configuredVolumes(origin, routes);
         wanted.set(`${name} agent`, {
           settings: JSON.stringify([agent, [...volumes]]),
-          origin,
+          origins: [origin],
           start: () => startAgentSource(name, volumes, agent, this.registry, origin.agentStatus!, this.logger, this.tracer),
         });
+      }
+      if (nodeExporter) {
+        const volumes = configuredVolumes(origin, routes);
+        wanted.set(`${name} nodeExporter`, {
+          settings: JSON.stringify([nodeExporter, [...volumes]]),
+          origins: [origin],
+          start: () => startNodeExporterSource(name, volumes, nodeExporter, this.registry, origin.agentStatus!, this.logger, this.tracer),
+        });
+      }
+      if (prometheus) {
+        const { volumes, ...server } = prometheus;
+        const key = JSON.stringify(server);
+        const group = servers.get(key) ?? { server, volumes: [], origins: [] };
+        servers.set(key, group);
+        group.origins.push(origin);
+        volumes.forEach((config, j) => group.volumes.push({ origin: name, at: `origins[${i}].headroom.prometheus.volumes[${j}]`, config }));
       }
       if (health) {
         wanted.set(`${name} health`, {
           settings: JSON.stringify([origin.config.url, health]),
-          origin,
+          origins: [origin],
           start: () => startHealthCheck(name, origin.config.url, health, origin.health!, this.logger, this.tracer),
         });
       }
     }
+    for (const [key, { server, volumes, origins: served }] of servers) {
+      wanted.set(`prometheus ${key}`, {
+        settings: JSON.stringify(volumes),
+        origins: served,
+        start: () => startPrometheusSource(server, volumes, this.registry, served.map((o) => o.agentStatus!), this.logger, this.tracer),
+      });
+    }
     for (const [key, running] of this.#running) {
       const next = wanted.get(key);
-      if (next && next.settings === running.settings && sameOutputs(next.origin, running.origin)) continue;
+      if (next && next.settings === running.settings && sameOutputs(next.origins, running.origins)) continue;
       running.stop();
       this.#running.delete(key);
     }
     for (const [key, next] of wanted) {
-      if (!this.#running.has(key)) this.#running.set(key, { settings: next.settings, origin: next.origin, stop: next.start() });
+      if (!this.#running.has(key)) this.#running.set(key, { settings: next.settings, origins: next.origins, stop: next.start() });
     }
   }
 
@@ -68,9 +95,9 @@ export class SourceSet {
   }
 }
 
-/** A reloaded origin that kept its health and agent-status objects: its running sources still report to it. */
-function sameOutputs(a: Origin, b: Origin): boolean {
-  return a.health === b.health && a.agentStatus === b.agentStatus;
+/** Reloaded origins that kept their health and agent-status objects: their running sources still report to them. */
+function sameOutputs(a: readonly Origin[], b: readonly Origin[]): boolean {
+  return a.length === b.length && a.every((o, i) => o.health === b[i]!.health && o.agentStatus === b[i]!.agentStatus);
 }
 
 /**

@@ -4,10 +4,11 @@ import https from 'node:https';
 export type PollResult = { ok: true; status: number; body: string } | { ok: false; error: string };
 
 /**
- * One GET with a deadline on the whole exchange and a cap on the body:
- * a slow, endless or oversized answer is an error, not a hang.
+ * One GET (a POST of `form`, when given) with a deadline on the whole
+ * exchange and a cap on the body: a slow, endless or oversized answer is
+ * an error, not a hang.
  */
-export function poll(url: string, options: { timeout: number; maxBytes: number; headers?: http.OutgoingHttpHeaders; agent?: http.Agent }): Promise<PollResult> {
+export function poll(url: string, options: { timeout: number; maxBytes: number; headers?: http.OutgoingHttpHeaders; agent?: http.Agent; form?: string }): Promise<PollResult> {
   return new Promise((resolve) => {
     const client = url.startsWith('https:') ? https : http;
     let settled = false;
@@ -17,7 +18,9 @@ export function poll(url: string, options: { timeout: number; maxBytes: number; 
       clearTimeout(timer);
       resolve(result);
     };
-    const req = client.get(url, { headers: options.headers, agent: options.agent }, (res) => {
+    const form = options.form;
+    const headers = form === undefined ? options.headers : { ...options.headers, 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(form) };
+    const req = client.request(url, { method: form === undefined ? 'GET' : 'POST', headers, agent: options.agent }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -37,6 +40,7 @@ export function poll(url: string, options: { timeout: number; maxBytes: number; 
       req.destroy();
     }, options.timeout);
     req.on('error', (err: NodeJS.ErrnoException) => settle({ ok: false, error: err.code ?? err.message }));
+    req.end(form);
   });
 }
 

@@ -1,5 +1,5 @@
 /** Where a volume's figures came from. */
-export type SnapshotSource = 'local' | 'agent' | 'plugin';
+export type SnapshotSource = 'local' | 'agent' | 'nodeExporter' | 'prometheus' | 'plugin';
 
 /**
  * A volume's figures at one moment, whatever produced them. Sources only

@@ -1,5 +1,5 @@
 import type { Counter, Histogram, Meter } from '@opentelemetry/api';
-import type { PolicyConfig } from '../config/types.js';
+import { remoteSourceOf, type PolicyConfig } from '../config/types.js';
 import type { Exchange } from '../exchange/exchange.js';
 import { usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
@@ -58,7 +58,7 @@ export class GatewayMetrics {
     const age = gauge('headroom_volume_snapshot_age_seconds', 'Age of the latest snapshot', 's');
     const flood = gauge('headroom_volume_flood', '1 while the volume is at flood stage (every write refused), else 0', '');
     const full = gauge('headroom_volume_marked_full', '1 while the origin’s own 507 marks the volume full (until a fresh snapshot), else 0', '');
-    const pollFailures = meter.createObservableCounter('headroom_poll_failures', { description: 'Failed agent polls and health checks, by origin and source (agent, health)' });
+    const pollFailures = meter.createObservableCounter('headroom_poll_failures', { description: 'Failed source polls and health checks, by origin and source (agent, nodeExporter, prometheus, health)' });
     const measureFailures = meter.createObservableCounter('headroom_volume_measurement_failures', { description: 'Times a volume’s figures could not be had (a measurement failed, or the agent left it out)' });
     const up = gauge('headroom_origin_up', '1 while the origin passes its health checks, 0 while they mark it down (origins with checks only)', '');
     meter.addBatchObservableCallback(
@@ -85,7 +85,7 @@ export class GatewayMetrics {
           const healthy = origin.health?.healthy;
           if (healthy !== undefined && healthy !== null) r.observe(up, healthy ? 1 : 0, { origin: origin.name });
           if (origin.health) r.observe(pollFailures, origin.health.failedChecks, { origin: origin.name, source: 'health' });
-          if (origin.agentStatus) r.observe(pollFailures, origin.agentStatus.failures, { origin: origin.name, source: 'agent' });
+          if (origin.agentStatus) r.observe(pollFailures, origin.agentStatus.failures, { origin: origin.name, source: remoteSourceOf(origin.config.headroom) ?? 'agent' });
         }
       },
       [usable, total, available, reserved, inodes, age, flood, full, up, pollFailures, measureFailures],

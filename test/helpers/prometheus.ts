@@ -12,9 +12,9 @@ export const prometheusInstalled = (): boolean => existsSync(PROMETHEUS);
 /**
  * Debian's Prometheus scraping `target` (host:port) every second, with its
  * own config and data dir; stopped and removed when the test ends.
- * Resolves with a function running an instant query.
+ * Resolves with a function running an instant query, and the server's URL as its `url`.
  */
-export async function startPrometheus(t: Test, target: string): Promise<(query: string) => Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>> {
+export async function startPrometheus(t: Test, target: string): Promise<((query: string) => Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>) & { url: string }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-prometheus-'));
   const port = await freePort();
   writeFileSync(path.join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: headroom\n    static_configs:\n      - targets: ['${target}']\n`);
@@ -33,8 +33,9 @@ export async function startPrometheus(t: Test, target: string): Promise<(query: 
   });
   const base = `http://127.0.0.1:${port}`;
   await until(async () => (await request(`${base}/-/ready`).catch(() => ({ status: 0 }))).status === 200, 'prometheus to be ready', 20_000);
-  return async (query) => {
+  const query = async (query: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
     const reply = await request(`${base}/api/v1/query?query=${encodeURIComponent(query)}`);
     return (JSON.parse(reply.body.toString()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }).data.result;
   };
+  return Object.assign(query, { url: base });
 }

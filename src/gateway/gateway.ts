@@ -23,6 +23,7 @@ import { HeadroomRegistry } from '../headroom/registry.js';
 import { SourceSet } from './source-set.js';
 import { startAdmin, type AdminServer } from '../admin/admin-server.js';
 import { gatewayStatus } from '../admin/status.js';
+import { GrowthHistory } from '../headroom/growth.js';
 import { startProviders } from '../telemetry/providers.js';
 import { ExchangeTracing } from '../telemetry/exchange-tracing.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
@@ -114,7 +115,8 @@ export interface Gateway {
 export async function startGateway(config: GatewayConfig, options: GatewayOptions): Promise<Gateway> {
   const { logger } = options;
   const part = options.part ?? 'whole';
-  const registry = options.registry ?? new HeadroomRegistry(config.policy, { fed: part === 'worker' });
+  // A group's worker leaves /status and the volume metrics to its primary: no growth history of its own.
+  const registry = options.registry ?? new HeadroomRegistry(config.policy, { fed: part === 'worker', growth: part === 'worker' ? null : new GrowthHistory() });
   // What other replicas wrote counts as long as a snapshot may be trusted, and a lease may outlive its exchange.
   const keepMs = (): number => current.config.policy.staleAfter + config.ledger.leaseTime;
   const ledger = options.ledger ?? (await openLedger(config.ledger, keepMs, logger));

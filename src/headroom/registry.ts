@@ -1,5 +1,6 @@
 import type { FloodMarks, VolumeChange } from './volume-state.js';
 import { VolumeState, volumeKey } from './volume-state.js';
+import type { GrowthHistory } from './growth.js';
 
 /** Every volume the gateway guards, by origin and volume name. */
 export class HeadroomRegistry {
@@ -12,11 +13,17 @@ export class HeadroomRegistry {
   readonly #fed: boolean;
   /** Told what every volume learns, when set: a group of processes passes it on. */
   onChange: ((state: VolumeState, change: VolumeChange) => void) | null = null;
-  readonly #notify = (state: VolumeState, change: VolumeChange): void => this.onChange?.(state, change);
+  /** Recent used bytes of each volume, for its growth rate; null where nobody asks (a group's worker, a plugin's rooms). */
+  readonly growth: GrowthHistory | null;
+  readonly #notify = (state: VolumeState, change: VolumeChange): void => {
+    if (change.kind === 'snapshot') this.growth?.record(state.key, change.snapshot.takenAt, change.snapshot.totalBytes - change.snapshot.availableBytes);
+    this.onChange?.(state, change);
+  };
 
-  constructor(marks: FloodMarks, { fed = false }: { fed?: boolean } = {}) {
+  constructor(marks: FloodMarks, { fed = false, growth = null }: { fed?: boolean; growth?: GrowthHistory | null } = {}) {
     this.#marks = { floodStage: marks.floodStage, floodRelease: marks.floodRelease };
     this.#fed = fed;
+    this.growth = growth;
   }
 
   /** Flood marks from a reloaded policy; each volume applies them at its next snapshot. */
@@ -55,6 +62,7 @@ export class HeadroomRegistry {
     for (const [key, state] of this.#volumes) {
       if (keep(state)) continue;
       this.#volumes.delete(key);
+      this.growth?.forget(key);
       const ofOrigin = this.#byOrigin.get(state.origin)!.filter((s) => s !== state);
       if (ofOrigin.length > 0) this.#byOrigin.set(state.origin, ofOrigin);
       else this.#byOrigin.delete(state.origin);

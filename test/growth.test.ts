@@ -120,9 +120,11 @@ const page = (volumes: VolumeStatus[]): string => statusPage({
 t.test('the status page draws each volume’s history and says its time to flood stage in words', async (t) => {
   const history: Array<[number, number]> = [[T0, 4 * MiB], [T0 + 60_000, 8 * MiB], [T0 + 120_000, 12 * MiB]];
   const html = page([volume({ history, growthBytesPerSecond: (4 * MiB) / 60, secondsToFloodStage: 150 })]);
-  t.match(html, /<svg class="history"[^>]*aria-label="\/srv\/dav: used bytes over the last 2 minutes"/, 'an inline SVG of the last 2 minutes');
-  t.match(html, /<polyline class="line" points="0\.0,42\.0 160\.0,28\.0 320\.0,14\.0"\/>/, 'used bytes on the scale of the volume: 4, 8, 12 of 16 MiB');
-  t.match(html, /<line class="flood" x1="0" x2="320" y1="5\.6" y2="5\.6">/, 'flood stage (90%) as a line');
+  // The scale: from 4 MiB (the lowest) less a fifth of the 12 MiB above it, 1.6 MiB, to 16 MiB.
+  t.match(html, /<svg class="history"[^>]*aria-label="\/srv\/dav: used bytes over the last 2 minutes, from 1\.6 MiB to 16\.0 MiB"/, 'an inline SVG of the last 2 minutes, its scale said');
+  t.match(html, /<polyline class="line" points="0\.0,46\.7 160\.0,31\.1 320\.0,15\.6"\/>/, 'used bytes 4, 8, 12 MiB on that scale');
+  t.match(html, /<line class="flood" x1="0" x2="320" y1="6\.2" y2="6\.2">/, 'flood stage (90%) as a line');
+  t.match(html, /<text x="3" y="10">16\.0 MiB<\/text><text x="3" y="53">1\.6 MiB<\/text>/, 'both ends of the scale labelled');
   t.match(html, /flood stage in <b>about 3 minutes<\/b> · growing 68\.3 KiB\/s/, 'the time to flood stage in words, and the rate');
   t.match(page([volume({ history, growthBytesPerSecond: 0.5, growthNote: 'no growth clear of the noise' })]), /flood stage: never at this rate · growing 1\.8 KiB\/h <span class="muted">\(no growth clear of the noise\)<\/span>/, 'a slow rate per hour; never');
   t.match(page([volume({ history, growthBytesPerSecond: -MiB, secondsToFloodStage: 0, growthNote: 'at or past flood stage' })]), /<span class="bad">at flood stage<\/span> · shrinking 1\.0 MiB\/s/);
@@ -130,4 +132,5 @@ t.test('the status page draws each volume’s history and says its time to flood
   t.notMatch(early, /<svg/, 'no graph of one point');
   t.match(early, /time to flood stage unknown <span class="muted">\(3 snapshots needed for a growth rate, 1 so far\)/);
   t.match(page([volume({ history, secondsToFloodStage: 3 * 86400, growthBytesPerSecond: 1 })]), /about 3 days/);
+  t.match(page([volume({ history, growthBytesPerSecond: 0, growthNote: 'not growing' })]), /flood stage: never at this rate · flat <span class="muted">\(not growing\)/);
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { GrowthHistory, growthOf, type GrowthPoint } from '../src/headroom/growth.js';
 import { statusPage } from '../src/admin/status-page.js';
+import { HeadroomRegistry } from '../src/headroom/registry.js';
 import type { GatewayStatus, VolumeStatus } from '../src/admin/status.js';
 
 const MiB = 1024 * 1024;
@@ -90,6 +91,19 @@ t.test('the history is bounded in count and age, spans its window and keeps the 
   t.equal(history.points('v')[history.points('v').length - 1]!.usedBytes, 5999, 'an older snapshot than the newest is ignored');
   history.forget('v');
   t.same(history.points('v'), [], 'forgotten');
+});
+
+t.test('the registry records each snapshot a volume takes in, and forgets a volume it drops', async (t) => {
+  const registry = new HeadroomRegistry({ floodStage: 0.9, floodRelease: 0.8 }, { growth: new GrowthHistory() });
+  const state = registry.volume('files', '/srv');
+  const snapshot = (at: number, available: number) => ({ totalBytes: 10 * MiB, availableBytes: available, totalInodes: null, freeInodes: null, takenAt: at, source: 'local' as const });
+  state.record(snapshot(T0, 8 * MiB), { bytes: 0, inodes: 0 });
+  state.record(snapshot(T0 + 1000, 7 * MiB), { bytes: 0, inodes: 0 });
+  state.record(snapshot(T0 + 500, 9 * MiB), { bytes: 0, inodes: 0 }); // older than the current one: the volume ignores it
+  t.same(registry.growth!.points(state.key), [{ at: T0, usedBytes: 2 * MiB }, { at: T0 + 1000, usedBytes: 3 * MiB }]);
+  registry.retain(() => false);
+  t.same(registry.growth!.points(state.key), [], 'a dropped volume leaves no history');
+  t.equal(new HeadroomRegistry({ floodStage: 0.9, floodRelease: 0.8 }).growth, null, 'none unless asked for (a plugin’s rooms)');
 });
 
 t.test('10,000 volumes: memory is fixed per volume, not per snapshot', async (t) => {

@@ -13,7 +13,7 @@ import { HttpMetrics } from './http-metrics.js';
  * Names carry their unit as Prometheus expects (the exporter adds only
  * `_total` to counters):
  * decisions by decision/reason/origin, upstream latency, requests in
- * flight, and per volume its bytes, inodes and snapshot age — the volume
+ * flight, and per volume its bytes, inodes, snapshot age and growth — the volume
  * figures are read from the registry when scraped, not kept up to date.
  */
 export class GatewayMetrics {

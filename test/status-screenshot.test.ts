@@ -43,7 +43,7 @@ t.test('headless Chromium renders the status page', { skip: !existsSync(CHROMIUM
   }
   const page = (await request(`${admin}/`)).body.toString();
   t.equal(page.match(/<svg class="history"/g)?.length, 2, 'a history graph for each volume');
-  t.match(page, /flood stage in <b>about \d+ seconds?<\/b>/, 'files: its time to flood stage in words');
+  t.match(page, /flood stage in <b>about \d+ (second|minute|hour)s?<\/b>/, 'files: its time to flood stage in words');
   t.match(page, /flood stage: never at this rate/, 'archive: never');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-shot-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,6 +12,7 @@ import { ensureNginx, startNginx } from './lib/nginx.mjs';
 import { freePort, start, stop, waitForPort } from './lib/processes.mjs';
 import { ensureWrk, putScript, wrk } from './lib/wrk.mjs';
 import { ensureValgrind, instructionsPerRequest } from './lib/callgrind.mjs';
+import { propfindReport, propfindTarget } from './lib/propfind-report.mjs';
 
 const run = promisify(execFile);
 const here = path.dirname(new URL(import.meta.url).pathname);
@@ -173,6 +174,11 @@ console.error('  decision endpoint');
 const { stdout: deciding } = await run(process.execPath, [path.join(here, 'decide.mjs'), String(SECONDS)], { maxBuffer: 1 << 22 });
 results.decide = JSON.parse(deciding);
 
+// ---- large PROPFIND answers through the quota fill: peak RSS by answer size (a gateway process per answer)
+console.error('  large PROPFIND answers');
+const { stdout: listing } = await run(process.execPath, [path.join(here, 'propfind.mjs'), String(RUNS)], { maxBuffer: 1 << 22 });
+results.propfind = JSON.parse(listing);
+
 // ---- instructions per request, which the machine's noise does not move
 ensureValgrind();
 console.error('  instructions per request (callgrind; about a minute per figure)');
@@ -291,6 +297,9 @@ function report(r) {
   lines.push(`|---|${deciders.map(() => '---').join('|')}|`);
   for (const [scenario, byTarget] of Object.entries(r.decide.scenarios)) lines.push(`| ${scenario} | ${deciders.map((n) => cell(byTarget[n])).join(' | ')} |`);
 
+  lines.push('');
+  lines.push(...propfindReport(r.propfind, fmt));
+
   const s = r.scenarios;
   const ratio = (a, b) => (a && b ? a / b : NaN);
   // Each round ran its targets seconds apart: the median of the rounds' ratios.
@@ -330,5 +339,7 @@ function report(r) {
   const decidedPut = decidedRatio('4 KiB PUT admitted, 64 connections', 'nginx + decision endpoint', 'headroom as the proxy');
   lines.push(target(decidedGet >= 0.95, `small GET through nginx with the decision endpoint at ${fmt(decidedGet * 100, 1)}% of nginx alone (≥ 95%: reads are not asked)`));
   lines.push(target(decidedPut >= 2, `4 KiB PUT through nginx with the decision endpoint at ${fmt(decidedPut, 2)}× Headroom-as-proxy's rate (≥ 2×)`));
+  const listing = propfindTarget(r.propfind, fmt);
+  lines.push(target(listing.ok, listing.text));
   return lines.join('\n');
 }

@@ -72,6 +72,7 @@ t.test('the status page draws one bar per volume with used, reserved, the reserv
       volumes: [{
         volume: '/srv/dav', totalBytes: 16 * MiB, availableBytes: 4 * MiB, usableBytes: 1 * MiB, reservedBytes: 2 * MiB, writtenSinceSnapshotBytes: 0,
         reserveBytes: 1 * MiB, totalInodes: 1000, freeInodes: 900, snapshotAgeMs: 400, fresh: true, flood: false, markedFull: false, source: 'agent', lastError: null,
+        growthBytesPerSecond: null, secondsToFloodStage: null, growthNote: '3 snapshots needed for a growth rate, 0 so far', history: [],
       }],
     }],
   };

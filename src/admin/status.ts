@@ -2,6 +2,7 @@ import { remoteSourceOf, type PolicyConfig, type RemoteSourceKind } from '../con
 import type { Origin } from '../exchange/origin.js';
 import { reserveOf, usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
+import { growthOf } from '../headroom/growth.js';
 import type { Ledger, LedgerStatus } from '../ledger/ledger.js';
 
 export interface VolumeStatus {
@@ -20,6 +21,14 @@ export interface VolumeStatus {
   readonly markedFull: boolean;
   readonly source: string | null;
   readonly lastError: string | null;
+  /** Least-squares slope of used bytes over `history`; null with too few snapshots (see growthNote). */
+  readonly growthBytesPerSecond: number | null;
+  /** Projected from the newest snapshot at that rate; 0 at or past flood stage; null: never, or unknown (see growthNote). */
+  readonly secondsToFloodStage: number | null;
+  /** Why either figure above is null, or that the volume is past flood stage; null otherwise. */
+  readonly growthNote: string | null;
+  /** Recent snapshots as `[takenAt ms since the epoch, used bytes]`, oldest first (bounded in count and age). */
+  readonly history: ReadonlyArray<readonly [number, number]>;
 }
 
 export interface OriginStatus {
@@ -67,6 +76,8 @@ export function gatewayStatus(generation: number, origins: ReadonlyMap<string, O
         const snapshot = state.snapshot;
         const reservedBytes = ledger.reservedBytes(state.key);
         const age = snapshot ? now - snapshot.takenAt : null;
+        const points = registry.growth?.points(state.key) ?? [];
+        const growth = growthOf(points, snapshot?.totalBytes ?? 0, policy.floodStage);
         return {
           volume: state.volume,
           totalBytes: snapshot?.totalBytes ?? null,
@@ -84,6 +95,10 @@ export function gatewayStatus(generation: number, origins: ReadonlyMap<string, O
           markedFull: state.markedFull,
           source: snapshot?.source ?? null,
           lastError: state.lastError,
+          growthBytesPerSecond: growth.bytesPerSecond,
+          secondsToFloodStage: growth.secondsToFloodStage,
+          growthNote: growth.note,
+          history: points.map((p) => [p.at, p.usedBytes] as const),
         };
       }),
     })),

@@ -23,6 +23,7 @@ import { HeadroomRegistry } from '../headroom/registry.js';
 import { SourceSet } from './source-set.js';
 import { startAdmin, type AdminServer } from '../admin/admin-server.js';
 import { gatewayStatus } from '../admin/status.js';
+import { GrowthHistory } from '../headroom/growth.js';
 import { startProviders } from '../telemetry/providers.js';
 import { ExchangeTracing } from '../telemetry/exchange-tracing.js';
 import { GatewayMetrics } from '../telemetry/gateway-metrics.js';
@@ -118,7 +119,9 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const keepMs = (): number => current.config.policy.staleAfter + config.ledger.leaseTime;
   const ledger = options.ledger ?? (await openLedger(config.ledger, keepMs, logger));
   // Alone with its volumes (no replicas, no workers), the gateway counts every write to them.
-  const registry = options.registry ?? new HeadroomRegistry(config.policy, { fed: part === 'worker', exact: !ledger.shared });
+  // A group's worker leaves /status and the volume metrics to its primary: no growth history of its own.
+  const registry =
+    options.registry ?? new HeadroomRegistry(config.policy, { fed: part === 'worker', exact: !ledger.shared, growth: part === 'worker' ? null : new GrowthHistory() });
   const telemetry = await startProviders(config.telemetry);
   const sources = new SourceSet(registry, logger, telemetry.tracer);
   const build = (number: number, next: GatewayConfig, previous: Generation | null): Generation =>

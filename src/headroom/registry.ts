@@ -1,5 +1,6 @@
 import type { FloodMarks, VolumeChange } from './volume-state.js';
 import { VolumeState, volumeKey } from './volume-state.js';
+import type { GrowthHistory } from './growth.js';
 
 /** Every volume the gateway guards, by origin and volume name. */
 export class HeadroomRegistry {
@@ -12,15 +13,21 @@ export class HeadroomRegistry {
   readonly #fed: boolean;
   /** Told what every volume learns, when set: a group of processes passes it on. */
   onChange: ((state: VolumeState, change: VolumeChange) => void) | null = null;
-  readonly #notify = (state: VolumeState, change: VolumeChange): void => this.onChange?.(state, change);
+  /** Recent used bytes of each volume, for its growth rate; null where nobody asks (a group's worker, a plugin's rooms). */
+  readonly growth: GrowthHistory | null;
+  readonly #notify = (state: VolumeState, change: VolumeChange): void => {
+    if (change.kind === 'snapshot') this.growth?.record(state.key, change.snapshot.takenAt, change.snapshot.totalBytes - change.snapshot.availableBytes);
+    this.onChange?.(state, change);
+  };
 
   /** Every write to its volumes is admitted and counted by this process (see VolumeState.exact). */
   readonly #exact: boolean;
 
-  constructor(marks: FloodMarks, { fed = false, exact = false }: { fed?: boolean; exact?: boolean } = {}) {
+  constructor(marks: FloodMarks, { fed = false, exact = false, growth = null }: { fed?: boolean; exact?: boolean; growth?: GrowthHistory | null } = {}) {
     this.#marks = { floodStage: marks.floodStage, floodRelease: marks.floodRelease };
     this.#fed = fed;
     this.#exact = exact;
+    this.growth = growth;
   }
 
   /** Flood marks from a reloaded policy; each volume applies them at its next snapshot. */
@@ -59,6 +66,7 @@ export class HeadroomRegistry {
     for (const [key, state] of this.#volumes) {
       if (keep(state)) continue;
       this.#volumes.delete(key);
+      this.growth?.forget(key);
       const ofOrigin = this.#byOrigin.get(state.origin)!.filter((s) => s !== state);
       if (ofOrigin.length > 0) this.#byOrigin.set(state.origin, ofOrigin);
       else this.#byOrigin.delete(state.origin);

@@ -13,7 +13,7 @@ import { HttpMetrics } from './http-metrics.js';
  * Names carry their unit as Prometheus expects (the exporter adds only
  * `_total` to counters):
  * decisions by decision/reason/origin, upstream latency, requests in
- * flight, and per volume its bytes, inodes and snapshot age — the volume
+ * flight, and per volume its bytes, inodes, snapshot age and growth — the volume
  * figures are read from the registry when scraped, not kept up to date.
  */
 export class GatewayMetrics {
@@ -60,6 +60,8 @@ export class GatewayMetrics {
     const full = gauge('headroom_volume_marked_full', '1 while the origin’s own 507 marks the volume full (until a fresh snapshot), else 0', '');
     const pollFailures = meter.createObservableCounter('headroom_poll_failures', { description: 'Failed source polls and health checks, by origin and source (agent, nodeExporter, prometheus, health)' });
     const measureFailures = meter.createObservableCounter('headroom_volume_measurement_failures', { description: 'Times a volume’s figures could not be had (a measurement failed, or the agent left it out)' });
+    const growthRate = gauge('headroom_volume_growth_bytes_per_second', 'Growth of used bytes over recent snapshots (least-squares slope; negative when shrinking)', 'By/s');
+    const toFlood = gauge('headroom_volume_seconds_to_flood_stage', 'Projected time until usage reaches flood stage at the growth rate; 0 at or past it; absent when it is not growing', 's');
     const up = gauge('headroom_origin_up', '1 while the origin passes its health checks, 0 while they mark it down (origins with checks only)', '');
     meter.addBatchObservableCallback(
       (r) => {
@@ -80,6 +82,11 @@ export class GatewayMetrics {
           r.observe(usable, Math.max(0, usableBytes(s, { reservedBytes: held, writtenSinceSnapshot: state.writtenSinceSnapshot }, current)), labels);
           if (s.freeInodes !== null) r.observe(inodes, s.freeInodes, labels);
           r.observe(age, (now - s.takenAt) / 1000, labels);
+          if (registry.growth) {
+            const growth = registry.growth.growth(state.key, s.totalBytes, current.floodStage);
+            if (growth.bytesPerSecond !== null) r.observe(growthRate, growth.bytesPerSecond, labels);
+            if (growth.secondsToFloodStage !== null) r.observe(toFlood, growth.secondsToFloodStage, labels);
+          }
         }
         for (const origin of origins().values()) {
           const healthy = origin.health?.healthy;
@@ -88,7 +95,7 @@ export class GatewayMetrics {
           if (origin.agentStatus) r.observe(pollFailures, origin.agentStatus.failures, { origin: origin.name, source: remoteSourceOf(origin.config.headroom) ?? 'agent' });
         }
       },
-      [usable, total, available, reserved, inodes, age, flood, full, up, pollFailures, measureFailures],
+      [usable, total, available, reserved, inodes, age, flood, full, growthRate, toFlood, up, pollFailures, measureFailures],
     );
   }
 

@@ -97,9 +97,9 @@ t.test('the registry records each snapshot a volume takes in, and forgets a volu
   const registry = new HeadroomRegistry({ floodStage: 0.9, floodRelease: 0.8 }, { growth: new GrowthHistory() });
   const state = registry.volume('files', '/srv');
   const snapshot = (at: number, available: number) => ({ totalBytes: 10 * MiB, availableBytes: available, totalInodes: null, freeInodes: null, takenAt: at, source: 'local' as const });
-  state.record(snapshot(T0, 8 * MiB), { bytes: 0, inodes: 0 });
-  state.record(snapshot(T0 + 1000, 7 * MiB), { bytes: 0, inodes: 0 });
-  state.record(snapshot(T0 + 500, 9 * MiB), { bytes: 0, inodes: 0 }); // older than the current one: the volume ignores it
+  state.record(snapshot(T0, 8 * MiB), { bytes: 0, inodes: 0, ended: 0, inFlight: 0 });
+  state.record(snapshot(T0 + 1000, 7 * MiB), { bytes: 0, inodes: 0, ended: 0, inFlight: 0 });
+  state.record(snapshot(T0 + 500, 9 * MiB), { bytes: 0, inodes: 0, ended: 0, inFlight: 0 }); // older than the current one: the volume ignores it
   t.same(registry.growth!.points(state.key), [{ at: T0, usedBytes: 2 * MiB }, { at: T0 + 1000, usedBytes: 3 * MiB }]);
   registry.retain(() => false);
   t.same(registry.growth!.points(state.key), [], 'a dropped volume leaves no history');
@@ -128,7 +128,7 @@ const volume = (over: Partial<VolumeStatus>): VolumeStatus => ({
 });
 const page = (volumes: VolumeStatus[]): string => statusPage({
   generation: 1, reservedBytes: 0, ledger: { backend: 'memory', state: 'process', lastError: null, unavailable: 0 }, floodStage: 0.9, floodRelease: 0.8,
-  origins: [{ name: 'files', url: 'http://127.0.0.1:1', healthy: null, lastHealthError: null, lastAgentError: null, lastAgentErrorAt: null, volumes }],
+  origins: [{ name: 'files', url: 'http://127.0.0.1:1', healthy: null, lastHealthError: null, lastAgentError: null, lastAgentErrorAt: null, remoteSource: null, volumes }],
 } satisfies GatewayStatus);
 
 t.test('the status page draws each volume’s history and says its time to flood stage in words', async (t) => {

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { once } from 'node:events';
 import t from 'tap';
 import { CADDY } from './helpers/caddy.js';
-import { decideSetup, documentedCaddy, type DecideSetup } from './helpers/decide.js';
+import { decideSetup, documentedCaddy, LONG_LEASES, nextSnapshot, type DecideSetup } from './helpers/decide.js';
 import { request, until } from './helpers/http.js';
 import { withBinaries } from './helpers/installed.js';
 import { startRedis } from './helpers/redis.js';
@@ -15,24 +15,11 @@ import { withTmpfs } from './helpers/tmpfs.js';
 // that other writes explain does not end it.
 
 const MiB = 1024 ** 2;
-// Leases far longer than the test: whatever ends one here is not its time.
-const LONG_LEASES = { minRate: '1KiB', lease: { min: '10m', max: '1h' } };
 
 const usedBytes = (dir: string): number => {
   const s = statfsSync(dir);
   return (s.blocks - s.bavail) * s.bsize;
 };
-
-/** Waits for a snapshot of the volume whose measurement started after now. */
-async function nextSnapshot(setup: DecideSetup): Promise<void> {
-  const after = Date.now();
-  const admin = `http://127.0.0.1:${setup.gateway.adminAddress.port}`;
-  await until(async () => {
-    const before = Date.now();
-    const volume = JSON.parse((await request(`${admin}/status`)).body.toString()).origins[0].volumes[0];
-    return volume.snapshotAgeMs !== null && before - volume.snapshotAgeMs > after;
-  }, 'a snapshot taken after now');
-}
 
 const leaseEnds = async (setup: DecideSetup): Promise<Record<string, number>> => {
   const admin = `http://127.0.0.1:${setup.gateway.adminAddress.port}`;

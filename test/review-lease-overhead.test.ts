@@ -1,6 +1,6 @@
 import t from 'tap';
-import { decideSetup, type DecideSetup } from './helpers/decide.js';
-import { request, until } from './helpers/http.js';
+import { decideSetup, LONG_LEASES, nextSnapshot } from './helpers/decide.js';
+import { request } from './helpers/http.js';
 import { withBinaries } from './helpers/installed.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 
@@ -11,17 +11,6 @@ import { withTmpfs } from './helpers/tmpfs.js';
 // early, its room given back while its proxy may still send the body.
 
 const MiB = 1024 ** 2;
-const LONG_LEASES = { minRate: '1KiB', lease: { min: '10m', max: '1h' } };
-
-async function nextSnapshot(setup: DecideSetup): Promise<void> {
-  const after = Date.now();
-  const admin = `http://127.0.0.1:${setup.gateway.adminAddress.port}`;
-  await until(async () => {
-    const before = Date.now();
-    const volume = JSON.parse((await request(`${admin}/status`)).body.toString()).origins[0].volumes[0];
-    return volume.snapshotAgeMs !== null && before - volume.snapshotAgeMs > after;
-  }, 'a snapshot taken after now');
-}
 
 withTmpfs(t, 'lease landings and block overhead, on a 16 MiB tmpfs behind Apache', async (t) => {
   withBinaries(t, 'small files stored through the gateway do not end a lease whose write never came', ['/usr/sbin/apache2'], async (t) => {

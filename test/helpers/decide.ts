@@ -82,3 +82,17 @@ export async function documentedCaddy(t: Test, setup: DecideSetup): Promise<numb
   t.teardown(() => caddy.close());
   return port;
 }
+
+/** Leases far longer than a test: whatever ends one is not its time. */
+export const LONG_LEASES = { minRate: '1KiB', lease: { min: '10m', max: '1h' } };
+
+/** Waits for a snapshot of the setup's volume whose measurement started after now. */
+export async function nextSnapshot(setup: DecideSetup): Promise<void> {
+  const after = Date.now();
+  const admin = `http://127.0.0.1:${setup.gateway.adminAddress.port}`;
+  await until(async () => {
+    const before = Date.now();
+    const volume = JSON.parse((await request(`${admin}/status`)).body.toString()).origins[0].volumes[0];
+    return volume.snapshotAgeMs !== null && before - volume.snapshotAgeMs > after;
+  }, 'a snapshot taken after now');
+}

@@ -4,12 +4,10 @@ import { request } from './helpers/http.js';
 import { withBinaries } from './helpers/installed.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 
-// Review finding: a COPY whose source size could not be learnt holds one
-// stretch and counts that stretch as written when it ends — however much
-// the origin copied. The growth beyond it is unexplained by the gateway's
-// counts, and is taken for writes in flight: here it ends a decision
-// endpoint's lease whose write never came (with exact accounting it is
-// likewise taken as in-flight upload bytes landed).
+// Found in review: a COPY whose source size could not be learnt holds one
+// stretch and counts that stretch as written when it ends, however much the
+// origin copied. The growth beyond it must not be taken for a lease's bytes
+// (nor, with exact accounting, for in-flight upload bytes landed).
 
 const MiB = 1024 ** 2;
 

@@ -8,12 +8,10 @@ import { gatewayFor, type RunningGateway } from './helpers/gateway.js';
 import { until } from './helpers/http.js';
 import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
 
-// Review finding: exact accounting takes every byte of the volume's growth
-// that ended exchanges do not explain as bytes of the uploads in flight that
-// landed. A file takes whole blocks (a page on tmpfs): 1-byte files grow
-// the volume by 4 KiB each, which the formula then credits to an upload
-// whose bytes sit in an origin's memory — and admits a write that, once
-// that upload lands, does not fit.
+// Found in review: a file takes whole blocks (a page on tmpfs), so 1-byte
+// files grow the volume by 4 KiB each. Exact accounting must not credit
+// that growth to an upload whose bytes sit in an origin's memory — which
+// would admit a write that, once that upload lands, does not fit.
 
 const MiB = 1024 ** 2;
 

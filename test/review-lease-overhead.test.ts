@@ -4,11 +4,9 @@ import { request } from './helpers/http.js';
 import { withBinaries } from './helpers/installed.js';
 import { withTmpfs } from './helpers/tmpfs.js';
 
-// Review finding: a lease of the decision endpoint ends as landed when the
-// volume grew by more than the gateway's own counted bytes explain — but
-// the gateway's own small writes take whole blocks (a page each on tmpfs),
-// so their growth exceeds their bytes. A lease whose write never came ends
-// early, its room given back while its proxy may still send the body.
+// Found in review: the gateway's own small writes take whole blocks (a page
+// each on tmpfs), so the volume grows by more than their bytes. That growth
+// must not end a decision endpoint's lease whose write never came.
 
 const MiB = 1024 ** 2;
 

@@ -1,4 +1,4 @@
-// Part of `npm run bench` (also `node bench/decide.mjs [seconds]` on its own, after `npm run build`):
+// Part of `npm run bench` (also `node bench/decide.mjs [seconds]` on its own, after `npm run build`; BENCH_RUNS rounds, 3 by default):
 // nginx alone against nginx asking Headroom's decision endpoint (the documented snippet,
 // docs/decision-endpoint.md), and Headroom as the proxy, for a small GET and a 4 KiB PUT.
 // Prints JSON on stdout.
@@ -13,7 +13,7 @@ import { ensureWrk, putScript, wrk } from './lib/wrk.mjs';
 const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '..');
 const SECONDS = Number(process.argv[2] ?? process.env.BENCH_SECONDS ?? 5);
-const RUNS = 3;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 ensureNginx();
 ensureWrk();

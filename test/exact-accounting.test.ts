@@ -1,12 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import http from 'node:http';
-import { once } from 'node:events';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import t from 'tap';
-import type { VolumeState } from '../src/headroom/volume-state.js';
-import { gatewayFor, type RunningGateway } from './helpers/gateway.js';
-import { until } from './helpers/http.js';
+import t, { type Test } from 'tap';
+import { gatewayFor } from './helpers/gateway.js';
+import { holdingOrigin, put, snapshotAfter, upload } from './helpers/holding-origin.js';
+import { serve, until } from './helpers/http.js';
 import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
 
 // Exact in-flight accounting (docs/admission.md#what-an-admitted-write-holds):
@@ -17,76 +15,23 @@ import { mountTmpfs, withTmpfs } from './helpers/tmpfs.js';
 
 const MiB = 1024 ** 2;
 
-interface Origin {
-  readonly url: string;
-  readonly received: () => number;
-  /** Uploads whose whole body a holding origin has, waiting for `answerAll`. */
-  readonly waiting: () => number;
-  /** Answers every upload whose body has arrived (a holding origin's, after it held it). */
-  answerAll(): void;
-  close(): Promise<void>;
-}
-
-/** Writes each PUT to `dir` as it arrives (`dir` given), or reads it into memory and answers only when told (no `dir`). */
-async function startOrigin(dir: string | null): Promise<Origin> {
+/** Writes each PUT to `dir` as its body arrives; counts what it received. */
+async function streamingOrigin(t: Test, dir: string): Promise<{ url: string; received: () => number }> {
   let received = 0;
-  const waiting: Array<() => void> = [];
-  const server = http.createServer((req, res) => {
+  const url = await serve(t, (req, res) => {
     req.on('data', (chunk: Buffer) => (received += chunk.length));
-    if (dir === null) {
-      req.on('end', () => waiting.push(() => res.writeHead(201, { 'content-length': '0' }).end()));
-      req.resume();
-      return;
-    }
     pipeline(req, createWriteStream(path.join(dir, path.basename(req.url!)))).then(
       () => res.writeHead(201, { 'content-length': '0' }).end(),
       () => res.writeHead(507, { 'content-length': '0' }).end(),
     );
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
-    received: () => received,
-    waiting: () => waiting.length,
-    answerAll: () => waiting.splice(0).forEach((answer) => answer()),
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
-
-/** A PUT whose body the test sends piece by piece; `headers` says how it is framed. */
-function upload(gateway: RunningGateway, name: string, headers: Record<string, string>) {
-  const req = http.request(`${gateway.url}/${name}`, { method: 'PUT', agent: false, headers });
-  const status = once(req, 'response').then(([res]) => {
-    (res as http.IncomingMessage).resume();
-    return (res as http.IncomingMessage).statusCode!;
-  });
-  return { req, status };
-}
-
-async function put(gateway: RunningGateway, name: string, size: number): Promise<number> {
-  const { req, status } = upload(gateway, name, { 'content-length': String(size) });
-  req.end(Buffer.alloc(size));
-  return status;
-}
-
-const volumeOf = (gateway: RunningGateway): VolumeState => [...gateway.registry.all()][0]!;
-
-/** Waits for a snapshot whose measurement started at least `ms` after now. */
-async function snapshotAfter(gateway: RunningGateway, ms = 0): Promise<void> {
-  const after = Date.now() + ms;
-  await until(() => (volumeOf(gateway).snapshot?.takenAt ?? 0) > after, 'a snapshot taken after now', 10_000);
+  return { url, received: () => received };
 }
 
 withTmpfs(t, 'exact in-flight accounting on a tmpfs', async (t) => {
   await t.test('a snapshot taken while a 64 MiB known-size upload is half streamed no longer refuses a write that fits', async (t) => {
     const volume = mountTmpfs(t, 'size=96m');
-    const origin = await startOrigin(volume);
-    t.teardown(() => origin.close());
+    const origin = await streamingOrigin(t, volume);
     const gateway = await gatewayFor(t, origin.url, {
       origins: [{ name: 'files', url: origin.url, headroom: { local: { paths: [volume], interval: '50ms' } } }],
       policy: { reserve: '0%', floodStage: 0.99, floodRelease: 0.98 },
@@ -107,8 +52,7 @@ withTmpfs(t, 'exact in-flight accounting on a tmpfs', async (t) => {
 
   await t.test('a snapshot taken while a chunked upload’s bytes sit in an origin’s memory no longer lets a concurrent write overcommit', async (t) => {
     const volume = mountTmpfs(t, 'size=16m');
-    const origin = await startOrigin(null);
-    t.teardown(() => origin.close());
+    const origin = await holdingOrigin(t);
     const gateway = await gatewayFor(t, origin.url, {
       origins: [{ name: 'files', url: origin.url, headroom: { local: { paths: [volume], interval: '50ms' } } }],
       policy: { reserve: '0%', floodStage: 0.99, floodRelease: 0.98, maxUploadShare: 0.05 },

@@ -1,40 +1,13 @@
 import t from 'tap';
 import http from 'node:http';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { gatewayFor } from './helpers/gateway.js';
+import { holdingOrigin } from './helpers/holding-origin.js';
 import { until } from './helpers/http.js';
 
 const MiB = 1024 * 1024;
-
-/**
- * An origin that reads whole bodies into memory and answers only when
- * told: what it holds is on no disk, as bytes in socket buffers or an
- * origin's memory are while an upload is in flight.
- */
-async function holdingOrigin(): Promise<{ url: string; received: () => number; answerAll: () => void; close: () => Promise<void> }> {
-  let received = 0;
-  const waiting: Array<() => void> = [];
-  const server = http.createServer((req, res) => {
-    req.on('data', (chunk: Buffer) => (received += chunk.length));
-    req.on('end', () => waiting.push(() => res.writeHead(201, { 'content-length': '0' }).end()));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    received: () => received,
-    answerAll: () => waiting.splice(0).forEach((answer) => answer()),
-    close: async () => {
-      server.closeAllConnections();
-      server.close();
-      await once(server, 'close');
-    },
-  };
-}
 
 function put(base: string, name: string, size: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -48,8 +21,7 @@ function put(base: string, name: string, size: number): Promise<number> {
 }
 
 t.test('an upload stays reserved until the origin answers, even across a fresh snapshot', async (t) => {
-  const origin = await holdingOrigin();
-  t.teardown(() => origin.close());
+  const origin = await holdingOrigin(t);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'headroom-held-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const gateway = await gatewayFor(t, origin.url, {

@@ -151,13 +151,13 @@ export function judgeWith({ ledger, policy, refusal, primary }: JudgeDependencie
           written += bytes;
         };
     const count = share === 1 ? add : scaledBy(share, add);
-    // Only where this process admits and counts every write to the volume can its growth tell (see Landings).
-    const landable = primary && destination === null && !ledger.shared;
+    // Only where this process admits and counts every write to the volume (exact) can its growth tell (see Landings).
+    const landable = primary && streams;
     let landing: Landing | null = null;
     return {
       chunk: destination !== null ? undefined : size.header === null ? count : heldToDeclared(exchange, size, count),
       originStatus,
-      landing: () => (landable ? (landing ??= state.expectLanding(facts.declaredBytes!, () => ledger.reservedBytes(state.key))) : null),
+      landing: landable ? () => (landing ??= state.expectLanding(facts.declaredBytes!, () => ledger.reservedBytes(state.key))) : undefined,
       end: () => {
         landing?.cancel();
         if (streams) state.endStreamed(written);

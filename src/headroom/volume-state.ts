@@ -288,11 +288,6 @@ export class VolumeState {
     return (this.#landings ??= new Landings()).expect(bytes, { usedBytes: usedBytesOf(snapshot), totalBytes: snapshot.totalBytes, shownBytes: this.#writtenAtSnapshot, writes: this.#writesAtSnapshot });
   }
 
-  /** Writes waiting for a snapshot to show them. */
-  get landingsWaiting(): number {
-    return this.#landings?.size ?? 0;
-  }
-
   /**
    * Exact accounting: what a snapshot shows of the gateway's own writes.
    * Everything that had ended when it started (the origin stored it before

@@ -20,14 +20,19 @@ interface SpoolingOrigin {
   readonly url: string;
   /** Body bytes it received. */
   readonly received: () => number;
+  /** Requests it is still reading. */
+  readonly reading: () => number;
   close(): Promise<void>;
 }
 
 /** Stores a PUT's body in `spool` first (507 when that fails, as a full disk does), then copies it to `target` and removes the spooled file. */
 async function spoolingOrigin(spool: string, target: string): Promise<SpoolingOrigin> {
   let received = 0;
+  let reading = 0;
   let n = 0;
   const server = http.createServer((req, res) => {
+    reading++;
+    req.on('close', () => reading--);
     req.on('data', (chunk: Buffer) => (received += chunk.length));
     const spooled = path.join(spool, `upload-${n++}`);
     const name = path.join(target, path.basename(req.url!));
@@ -45,6 +50,7 @@ async function spoolingOrigin(spool: string, target: string): Promise<SpoolingOr
   return {
     url: `http://127.0.0.1:${port}`,
     received: () => received,
+    reading: () => reading,
     close: async () => {
       server.closeAllConnections();
       server.close();
@@ -90,6 +96,16 @@ withTmpfs(t, 'a route whose writes need a target volume and a temp volume', asyn
       t.same(await reserved(), { target: 0, spool: 0 }, 'both reservations released');
     });
   }
+
+  await t.test('a chunked body past the size its header declared is stopped there, on a route of two volumes', async (t) => {
+    const at = origin.received();
+    const lying = await request(`${gateway.url}/lying.bin`, { method: 'PUT', headers: { 'transfer-encoding': 'chunked', 'oc-total-length': String(MiB) } }, Buffer.alloc(3 * MiB, 4));
+    t.equal(lying.status, 400);
+    await until(() => origin.reading() === 0, 'the origin done with the stopped upload');
+    t.match(JSON.parse(lying.body.toString()), { error: 'declared_length_exceeded', requested: MiB });
+    t.ok(origin.received() - at <= MiB, `the origin got no byte past the declared 1 MiB (${origin.received() - at})`);
+    await until(async () => JSON.stringify(await reserved()) === JSON.stringify({ target: 0, spool: 0 }), 'both reservations released');
+  });
 
   await t.test('the temp volume without room: 507 naming it, and no byte at the origin', async (t) => {
     writeFileSync(path.join(spool, 'stuck'), Buffer.alloc(3 * MiB));

@@ -1,26 +1,33 @@
 import type { GrowAnswer, Ledger, LedgerStatus, Reservation, ReserveAnswer, ReserveRequest, Written } from '../ledger/ledger.js';
-import type { HeldFigures, LedgerCall, LedgerReply, ToPrimary } from './messages.js';
+import { GROW, RELEASE, RESERVE, type HeldFigures, type LedgerCall, type LedgerReply, type ToPrimary } from './messages.js';
 
+/** Posts a message to the primary; false when the channel is closed and nothing was sent. */
 type Send = (message: ToPrimary) => boolean;
 
 /**
  * A worker's side of the group's memory ledger (ledger-host.ts holds it in
  * the primary): every call is a message, and the answer comes back by its
- * number. The held figures a decision reads first are those the primary
- * last pushed; the primary's own check, one call at a time, is the one
- * that decides.
+ * number. The calls of one turn of the event loop go in one message, in
+ * the order they were made, and the primary takes them in that order. The
+ * held figures a decision reads first are those the primary last pushed;
+ * the primary's own check, one call at a time, is the one that decides.
  */
 export class LedgerClient implements Ledger {
   readonly immediate = false;
   readonly shared = true;
-  readonly #held = new Map<string, HeldFigures>();
+  readonly #held = new Map<string, { bytes: number; inodes: number }>();
   readonly #waiting = new Map<number, (reply: LedgerReply | null) => void>();
+  /** This turn's calls, not sent yet. */
+  #outbox: LedgerCall[] = [];
+  /** Resolvers of the calls in the outbox that wait for an answer, in case the send fails. */
+  #unsent: number[] = [];
   #calls = 0;
   #leases = 0;
+  readonly #flush = (): void => this.flush();
 
   /**
    * @param owner this worker's name in the ledger (unique over the group's life)
-   * @param send posts a message to the primary; false when the channel is closed
+   * @param send posts a message to the primary
    */
   constructor(
     readonly owner: string,
@@ -28,42 +35,66 @@ export class LedgerClient implements Ledger {
   ) {}
 
   reserve(request: ReserveRequest): Promise<ReserveAnswer> {
-    const lease = `${this.owner}.${++this.#leases}`;
-    return this.#ask((call) => ({ op: 'reserve', call, lease, ...request })).then((reply): ReserveAnswer => {
+    const lease = ++this.#leases;
+    const { volumeKey, bytes, inodes, roomBytes, roomInodes, since } = request;
+    return this.ask((call) => [RESERVE, call, lease, volumeKey, bytes, inodes, roomBytes, roomInodes, since]).then((reply): ReserveAnswer => {
       if (reply === null) return { granted: false, unavailable: 'the primary process does not answer' };
-      if ('granted' in reply && reply.granted) return { granted: true, reservation: new ClientReservation(this, lease, request) };
-      if ('granted' in reply) return reply;
+      if (reply[1] === true) return { granted: true, reservation: new ClientReservation(this, lease, request) };
+      if (reply[1] === false) return { granted: false, reservedBytes: reply[2], reservedInodes: reply[3], writtenBytes: reply[4], writtenInodes: reply[5] };
       return { granted: false, unavailable: 'the primary answered something else' };
     });
   }
 
   /** For reservations: a call that gets an answer (null when the primary cannot be asked). */
   ask(make: (call: number) => LedgerCall): Promise<LedgerReply | null> {
-    return this.#ask(make);
+    const call = ++this.#calls;
+    return new Promise((resolve) => {
+      this.#waiting.set(call, resolve);
+      this.#unsent.push(call);
+      this.#queue(make(call));
+    });
   }
 
   /** For reservations: a call that gets none. */
   tell(call: LedgerCall): void {
-    this.#post(call);
+    this.#queue(call);
   }
 
-  /** The primary's answer to a call. */
-  answered(reply: LedgerReply): void {
-    const resolve = this.#waiting.get(reply.call);
-    this.#waiting.delete(reply.call);
-    resolve?.(reply);
-  }
-
-  /** Held figures the primary pushed. */
-  figures(list: ReadonlyArray<readonly [string, HeldFigures]>): void {
-    for (const [key, figures] of list) {
-      if (figures.bytes === 0 && figures.inodes === 0) this.#held.delete(key);
-      else this.#held.set(key, figures);
+  /** The primary's message: the held figures first, then the answers, which may read them. */
+  received(replies: readonly LedgerReply[], held: readonly HeldFigures[]): void {
+    for (const [key, bytes, inodes] of held) {
+      if (bytes === 0 && inodes === 0) this.#held.delete(key);
+      else this.#held.set(key, { bytes, inodes });
     }
+    for (const reply of replies) {
+      const resolve = this.#waiting.get(reply[0]);
+      this.#waiting.delete(reply[0]);
+      resolve?.(reply);
+    }
+  }
+
+  /** Sends this turn's calls now (they go by themselves at the end of the turn). */
+  flush(): void {
+    if (this.#outbox.length === 0) return;
+    const calls = this.#outbox;
+    const unsent = this.#unsent;
+    this.#outbox = [];
+    this.#unsent = [];
+    let sent: boolean;
+    try {
+      sent = this.send({ type: 'ledger', calls });
+    } catch {
+      sent = false; // the channel closed under us
+    }
+    // Nothing reached the primary: the calls that wait for an answer get "unavailable" (their
+    // releases are the primary's to make when it sees this worker go, as for a worker that died).
+    if (!sent) for (const call of unsent) this.#fail(call);
   }
 
   /** The channel closed: every call waiting gets "unavailable". */
   disconnected(): void {
+    this.#outbox = [];
+    this.#unsent = [];
     for (const resolve of this.#waiting.values()) resolve(null);
     this.#waiting.clear();
   }
@@ -93,27 +124,20 @@ export class LedgerClient implements Ledger {
     return { backend: 'memory', state: 'process', lastError: null, unavailable: 0 };
   }
 
+  /** What was called last is sent; what still waits for an answer gets "unavailable". */
   async close(): Promise<void> {
+    this.flush();
     this.disconnected();
   }
 
-  #ask(make: (call: number) => LedgerCall): Promise<LedgerReply | null> {
-    const call = ++this.#calls;
-    return new Promise((resolve) => {
-      this.#waiting.set(call, resolve);
-      if (!this.#post(make(call))) {
-        this.#waiting.delete(call);
-        resolve(null);
-      }
-    });
+  #queue(call: LedgerCall): void {
+    if (this.#outbox.push(call) === 1) setImmediate(this.#flush);
   }
 
-  #post(call: LedgerCall): boolean {
-    try {
-      return this.send({ type: 'ledger', ...call });
-    } catch {
-      return false; // the channel closed under us
-    }
+  #fail(call: number): void {
+    const resolve = this.#waiting.get(call);
+    this.#waiting.delete(call);
+    resolve?.(null);
   }
 }
 
@@ -127,7 +151,7 @@ class ClientReservation implements Reservation {
 
   constructor(
     private readonly ledger: LedgerClient,
-    private readonly lease: string,
+    private readonly lease: number,
     private readonly request: ReserveRequest,
   ) {
     this.#bytes = request.bytes;
@@ -152,8 +176,8 @@ class ClientReservation implements Reservation {
     if (this.#released) return Promise.resolve('refused');
     const { volumeKey } = this.request;
     const consumed = this.#consumed;
-    return this.ledger.ask((call) => ({ op: 'grow', call, lease: this.lease, volumeKey, consumed, bytes, roomBytes, since })).then((reply): GrowAnswer => {
-      const grown = reply === null ? 'unavailable' : 'grown' in reply ? reply.grown : 'unavailable';
+    return this.ledger.ask((call) => [GROW, call, this.lease, volumeKey, consumed, bytes, roomBytes, since]).then((reply): GrowAnswer => {
+      const grown = reply === null ? 'unavailable' : reply[1] === 'held' || reply[1] === 'refused' ? reply[1] : 'unavailable';
       if (grown === 'held' && !this.#released) this.#bytes += bytes;
       return grown;
     });
@@ -165,6 +189,6 @@ class ClientReservation implements Reservation {
     this.#bytes = 0;
     this.#inodes = 0;
     // Without word of what was written, what streamed counts: on the safe side.
-    this.ledger.tell({ op: 'release', lease: this.lease, volumeKey: this.request.volumeKey, written: written ?? { bytes: this.#consumed, inodes: 0 } });
+    this.ledger.tell([RELEASE, this.lease, this.request.volumeKey, written?.bytes ?? this.#consumed, written?.inodes ?? 0]);
   }
 }

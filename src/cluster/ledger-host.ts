@@ -1,12 +1,17 @@
 import { LeaseBook } from '../ledger/lease-book.js';
 import type { GrowAnswer, Ledger, LedgerStatus, Reservation, ReserveAnswer, ReserveRequest, Written } from '../ledger/ledger.js';
-import type { HeldFigures, LedgerCall, LedgerReply } from './messages.js';
+import { GROW, RELEASE, RESERVE, type HeldFigures, type LedgerCall, type LedgerReply } from './messages.js';
+
+/** What goes to the workers once per turn: each owner's answers, in order, and the held figures of the volumes whose holds changed. */
+export type Deliver = (replies: ReadonlyMap<string, readonly LedgerReply[]>, held: readonly HeldFigures[]) => void;
 
 /**
  * The group's memory ledger, held by the primary: its workers' calls
- * arrive as messages (ledger-client.ts) and are answered one at a time, so
- * a check and its hold never interleave with another worker's. The book
- * is the lease book every shared ledger keeps; each worker is an owner.
+ * arrive as messages (ledger-client.ts), several to a message, and are
+ * taken one at a time in the order they were made, so a check and its
+ * hold never interleave with another call. The book is the lease book
+ * every shared ledger keeps; each worker is an owner. The answers, and
+ * the held figures that changed, go back once per turn of the event loop.
  * The primary serves no client request; it reads the figures (for
  * /status and /metrics), and holds the writes of plugins that run once for
  * the group as one more owner.
@@ -19,42 +24,50 @@ export class LedgerHost implements Ledger {
   /** Owners that have left: a call of theirs still in the channel is not taken. */
   readonly #gone = new Set<string>();
   readonly #changed = new Set<string>();
-  #pushing = false;
+  #replies = new Map<string, LedgerReply[]>();
+  #delivering = false;
   #leases = 0;
+  readonly #deliver = (): void => {
+    this.#delivering = false;
+    const held: HeldFigures[] = [];
+    for (const key of this.#changed) {
+      const { bytes, inodes } = this.#book.held(key);
+      held.push([key, bytes, inodes]);
+    }
+    this.#changed.clear();
+    const replies = this.#replies;
+    this.#replies = new Map();
+    this.deliver(replies, held);
+  };
 
   /**
    * @param keepMs how long what ended exchanges wrote counts for the other workers (longer than a snapshot is trusted)
-   * @param push given the held figures of the volumes whose holds changed, once per turn of the event loop
+   * @param deliver given the answers and the held figures that changed, once per turn of the event loop
    */
   constructor(
     keepMs: number,
-    private readonly push: (figures: ReadonlyArray<readonly [string, HeldFigures]>) => void,
+    private readonly deliver: Deliver,
   ) {
     this.#book = new LeaseBook(keepMs);
   }
 
-  /** One worker's call; the reply to send back, or null for a call that gets none. */
-  handle(owner: string, call: LedgerCall, now = Date.now()): LedgerReply | null {
-    if (this.#gone.has(owner)) return null;
-    this.#touched(call.volumeKey);
-    switch (call.op) {
-      case 'reserve': {
-        const { granted, ...figures } = this.#book.reserve(call.lease, { owner, ...call }, now);
-        return granted ? { call: call.call, granted: true } : { call: call.call, granted: false, ...figures };
-      }
-      case 'grow': {
-        const held = this.#book.grow(call.lease, call.volumeKey, call.consumed, { owner, bytes: call.bytes, roomBytes: call.roomBytes, since: call.since }, now);
-        return { call: call.call, grown: held ? 'held' : 'refused' };
-      }
-      case 'release':
-        this.#book.release(call.lease, call.volumeKey, call.written, now);
-        return null;
+  /** One worker's calls, taken in order; their answers go with the next delivery. */
+  handle(owner: string, calls: readonly LedgerCall[], now = Date.now()): void {
+    if (this.#gone.has(owner)) return;
+    let replies = this.#replies.get(owner);
+    for (const call of calls) {
+      const reply = this.#take(owner, call, now);
+      if (reply === null) continue;
+      if (replies === undefined) this.#replies.set(owner, (replies = []));
+      replies.push(reply);
     }
+    this.#due();
   }
 
   /** A worker died: its leases end at once, what they streamed counting as written for the others. */
   releaseOwner(owner: string, now = Date.now()): void {
     this.#gone.add(owner);
+    this.#replies.delete(owner);
     this.#book.releaseOwner(owner, now);
     for (const key of this.#volumes) this.#touched(key);
   }
@@ -66,11 +79,27 @@ export class LedgerHost implements Ledger {
    */
   reserve(request: ReserveRequest): ReserveAnswer {
     const lease = `${PRIMARY}.${++this.#leases}`;
-    const answer = this.handle(PRIMARY, { op: 'reserve', call: 0, lease, ...request });
-    if (answer === null || !('granted' in answer)) return { granted: false, unavailable: 'the group ledger did not answer' };
-    if (answer.granted) return { granted: true, reservation: new HostReservation(this, lease, request) };
-    const { reservedBytes, reservedInodes, writtenBytes, writtenInodes } = answer;
+    const { granted, reservedBytes, reservedInodes, writtenBytes, writtenInodes } = this.reserveFor(PRIMARY, lease, request, Date.now());
+    if (granted) return { granted: true, reservation: new HostReservation(this, lease, request) };
     return { granted: false, reservedBytes, reservedInodes, writtenBytes, writtenInodes };
+  }
+
+  /** For reservations and workers' calls: the book's check and hold, in one step. */
+  reserveFor(owner: string, lease: string, request: ReserveRequest, now: number): ReturnType<LeaseBook['reserve']> {
+    this.#touched(request.volumeKey);
+    return this.#book.reserve(lease, { owner, ...request }, now);
+  }
+
+  /** For reservations and workers' calls: what the lease streamed, then `bytes` more if they fit. */
+  growFor(owner: string, lease: string, volumeKey: string, consumed: number, bytes: number, roomBytes: number, since: number | null, now: number): boolean {
+    this.#touched(volumeKey);
+    return this.#book.grow(lease, volumeKey, consumed, { owner, bytes, roomBytes, since }, now);
+  }
+
+  /** For reservations and workers' calls: the lease ends. */
+  releaseFor(lease: string, volumeKey: string, written: Written, now: number): void {
+    this.#touched(volumeKey);
+    this.#book.release(lease, volumeKey, written, now);
   }
 
   reservedBytes(volumeKey: string): number {
@@ -100,18 +129,37 @@ export class LedgerHost implements Ledger {
 
   async close(): Promise<void> {}
 
-  /** The volume's holds changed: its figures go to the workers (coalesced, once per turn). */
+  /** One call of a worker's; its answer, or null for a call that gets none. */
+  #take(owner: string, call: LedgerCall, now: number): LedgerReply | null {
+    switch (call[0]) {
+      case RESERVE: {
+        const [, id, lease, volumeKey, bytes, inodes, roomBytes, roomInodes, since] = call;
+        const answer = this.reserveFor(owner, `${owner}.${lease}`, { volumeKey, bytes, inodes, roomBytes, roomInodes, since }, now);
+        return answer.granted ? [id, true] : [id, false, answer.reservedBytes, answer.reservedInodes, answer.writtenBytes, answer.writtenInodes];
+      }
+      case GROW: {
+        const [, id, lease, volumeKey, consumed, bytes, roomBytes, since] = call;
+        return [id, this.growFor(owner, `${owner}.${lease}`, volumeKey, consumed, bytes, roomBytes, since, now) ? 'held' : 'refused'];
+      }
+      case RELEASE: {
+        const [, lease, volumeKey, bytes, inodes] = call;
+        this.releaseFor(`${owner}.${lease}`, volumeKey, { bytes, inodes }, now);
+        return null;
+      }
+    }
+  }
+
+  /** The volume's holds changed: its figures go to the workers with the next delivery. */
   #touched(volumeKey: string): void {
     this.#volumes.add(volumeKey);
     this.#changed.add(volumeKey);
-    if (this.#pushing) return;
-    this.#pushing = true;
-    setImmediate(() => {
-      this.#pushing = false;
-      const figures = [...this.#changed].map((key) => [key, this.#book.held(key)] as const);
-      this.#changed.clear();
-      this.push(figures);
-    });
+    this.#due();
+  }
+
+  #due(): void {
+    if (this.#delivering) return;
+    this.#delivering = true;
+    setImmediate(this.#deliver);
   }
 }
 
@@ -148,16 +196,15 @@ class HostReservation implements Reservation {
 
   grow(bytes: number, roomBytes: number, since: number | null): GrowAnswer {
     if (this.#released) return 'refused';
-    const reply = this.host.handle(PRIMARY, { op: 'grow', call: 0, lease: this.lease, volumeKey: this.request.volumeKey, consumed: this.#consumed, bytes, roomBytes, since });
-    const grown = reply !== null && 'grown' in reply ? reply.grown : 'refused';
-    if (grown === 'held') this.#bytes += bytes;
-    return grown;
+    if (!this.host.growFor(PRIMARY, this.lease, this.request.volumeKey, this.#consumed, bytes, roomBytes, since, Date.now())) return 'refused';
+    this.#bytes += bytes;
+    return 'held';
   }
 
   release(written?: Written): void {
     if (this.#released) return;
     this.#released = true;
     this.#bytes = 0;
-    this.host.handle(PRIMARY, { op: 'release', lease: this.lease, volumeKey: this.request.volumeKey, written: written ?? { bytes: this.#consumed, inodes: 0 } });
+    this.host.releaseFor(this.lease, this.request.volumeKey, written ?? { bytes: this.#consumed, inodes: 0 }, Date.now());
   }
 }

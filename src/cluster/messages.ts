@@ -1,7 +1,6 @@
 import type { GatewayConfig } from '../config/types.js';
 import type { ReloadResult } from '../config/reload-result.js';
 import type { VolumeChange } from '../headroom/volume-state.js';
-import type { GrowAnswer, ReserveRequest, Written } from '../ledger/ledger.js';
 
 // What the primary of a group and its workers say to one another over the
 // IPC channel node:cluster opens (advanced serialization: Infinity and
@@ -23,30 +22,44 @@ export interface OriginNews {
   readonly agentErrorAt: number | null;
 }
 
-/** The held figures of one volume in the group's ledger. */
-export interface HeldFigures {
-  readonly bytes: number;
-  readonly inodes: number;
-}
+/**
+ * The held figures of one volume in the group's ledger: its key, bytes, inodes.
+ * The ledger's messages are tuples, not objects: they are the only messages
+ * sent per request, and a tuple serializes without its keys.
+ */
+export type HeldFigures = readonly [volumeKey: string, bytes: number, inodes: number];
 
-/** A worker's call on the group's ledger; `call` numbers the answer for calls that get one. */
+export const RESERVE = 0;
+export const GROW = 1;
+export const RELEASE = 2;
+
+/**
+ * A worker's call on the group's ledger. `call` numbers the answer for
+ * calls that get one; `lease` is the worker's number for the lease (the
+ * primary names it after the worker).
+ */
 export type LedgerCall =
-  | ({ readonly op: 'reserve'; readonly call: number; readonly lease: string } & ReserveRequest)
-  | { readonly op: 'grow'; readonly call: number; readonly lease: string; readonly volumeKey: string; readonly consumed: number; readonly bytes: number; readonly roomBytes: number; readonly since: number | null }
-  | { readonly op: 'release'; readonly lease: string; readonly volumeKey: string; readonly written: Written };
+  | readonly [op: typeof RESERVE, call: number, lease: number, volumeKey: string, bytes: number, inodes: number, roomBytes: number, roomInodes: number, since: number | null]
+  | readonly [op: typeof GROW, call: number, lease: number, volumeKey: string, consumed: number, bytes: number, roomBytes: number, since: number | null]
+  | readonly [op: typeof RELEASE, lease: number, volumeKey: string, writtenBytes: number, writtenInodes: number];
 
+/** The primary's answer to a call, by its number: a reserve's grant or refusal (with the figures it refused on), or a growth's. */
 export type LedgerReply =
-  | { readonly call: number; readonly granted: true }
-  | { readonly call: number; readonly granted: false; readonly reservedBytes: number; readonly reservedInodes: number; readonly writtenBytes: number; readonly writtenInodes: number }
-  | { readonly call: number; readonly grown: GrowAnswer };
+  | readonly [call: number, granted: true]
+  | readonly [call: number, granted: false, reservedBytes: number, reservedInodes: number, writtenBytes: number, writtenInodes: number]
+  | readonly [call: number, grown: 'held' | 'refused'];
 
 export type ToWorker =
   /** The first message: the validated configuration and what the registry knows so far. */
   | { readonly type: 'start'; readonly slot: number; readonly config: GatewayConfig; readonly volumes: readonly VolumeNews[]; readonly origins: readonly OriginNews[] }
   | ({ readonly type: 'volume' } & VolumeNews)
   | ({ readonly type: 'origin' } & OriginNews)
-  | { readonly type: 'held'; readonly figures: ReadonlyArray<readonly [string, HeldFigures]> }
-  | ({ readonly type: 'ledger' } & LedgerReply)
+  /**
+   * Once per turn of the primary's event loop, to each worker with answers
+   * due or when holds changed: its answers, in the order of its calls, and
+   * the held figures of every volume whose holds changed.
+   */
+  | { readonly type: 'ledger'; readonly replies: readonly LedgerReply[]; readonly held: readonly HeldFigures[] }
   | { readonly type: 'reload'; readonly id: number; readonly config: GatewayConfig }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'stop' };
@@ -57,6 +70,7 @@ export type ToPrimary =
   | { readonly type: 'listening'; readonly host: string; readonly port: number }
   /** An origin answered 507 in this worker: every process marks the volume full. */
   | { readonly type: 'full'; readonly origin: string; readonly volume: string; readonly at: number }
-  | ({ readonly type: 'ledger' } & LedgerCall)
+  /** Once per turn of the worker's event loop: its ledger calls, in order. */
+  | { readonly type: 'ledger'; readonly calls: readonly LedgerCall[] }
   | { readonly type: 'reloaded'; readonly id: number; readonly result: ReloadResult }
   | { readonly type: 'metrics'; readonly id: number; readonly text: string };

@@ -65,7 +65,12 @@ export async function startGroup(config: GatewayConfig, options: GroupOptions): 
   };
 
   // What other workers wrote counts as long as a snapshot may be trusted (as a shared ledger's records do).
-  const ledger = config.ledger.backend === 'memory' ? new LedgerHost(config.policy.staleAfter + config.ledger.leaseTime, (figures) => broadcast({ type: 'held', figures })) : undefined;
+  const ledger = config.ledger.backend === 'memory' ? new LedgerHost(config.policy.staleAfter + config.ledger.leaseTime, (replies, held) => {
+    for (const slot of slots) {
+      const mine = slot.worker === null ? undefined : replies.get(String(slot.worker.id));
+      if (mine !== undefined || held.length > 0) post(slot, { type: 'ledger', replies: mine ?? [], held });
+    }
+  }) : undefined;
 
   /** Answers workers give by id (metrics, reloads). */
   const waiting = new Map<number, (message: ToPrimary) => void>();
@@ -153,15 +158,14 @@ export async function startGroup(config: GatewayConfig, options: GroupOptions): 
     relayLines(worker, options.log);
     worker.on('message', (message: ToPrimary) => onMessage(slot, worker, message));
     worker.once('exit', (code, signal) => died(slot, worker, code, signal));
+    // A message sent as the worker exits fails (EPIPE) before its exit is seen: the exit is what counts.
+    worker.on('error', (err) => logger.debug({ msg: 'a message to a worker failed', worker: slot.number, err: err.message }));
   };
 
   const onMessage = (slot: Slot, worker: Worker, message: ToPrimary): void => {
     switch (message.type) {
-      case 'ledger': {
-        const reply = ledger?.handle(String(worker.id), message);
-        if (reply) post(slot, { type: 'ledger', ...reply });
-        return;
-      }
+      case 'ledger':
+        return ledger?.handle(String(worker.id), message.calls);
       case 'hello': {
         // A message sent before the worker listens for messages would be lost: it says when it does.
         const volumes = [...gateway.registry.all()].flatMap(volumeNews);

@@ -60,7 +60,9 @@ export async function runWorker(): Promise<void> {
     }
   };
 
-  const ledger = config.ledger.backend === 'memory' ? new LedgerClient(String(cluster.worker!.id), send) : undefined;
+  // process.send's false says its backlog is long, not that the message was dropped: the ledger's calls
+  // fail only when the channel is closed (and answers still due fail when it closes).
+  const ledger = config.ledger.backend === 'memory' ? new LedgerClient(String(cluster.worker!.id), (message) => process.connected && (send(message), true)) : undefined;
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
@@ -78,10 +80,8 @@ export async function runWorker(): Promise<void> {
       case 'origin':
         origins.set(message.name, message);
         return adopt();
-      case 'held':
-        return ledger?.figures(message.figures);
       case 'ledger':
-        return ledger?.answered(message);
+        return ledger?.received(message.replies, message.held);
       case 'reload':
         return void ready
           .then((running) => running.reload({ ok: true, config: message.config }))

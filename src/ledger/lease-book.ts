@@ -44,8 +44,17 @@ class VolumeBook {
   granted = 0;
   inodes = 0;
   readonly consumedBy = new Map<string, number>();
-  /** `${owner} ${bucket}` → what that owner's ended exchanges wrote in that bucket. */
-  readonly written = new Map<string, { owner: string; bucket: number; bytes: number; inodes: number }>();
+  /**
+   * By owner, what its ended exchanges wrote in each bucket, oldest first:
+   * an ask reads only the buckets since its snapshot, from the newest back.
+   */
+  readonly written = new Map<string, WrittenBucket[]>();
+}
+
+interface WrittenBucket {
+  readonly bucket: number;
+  bytes: number;
+  inodes: number;
 }
 
 export class LeaseBook {
@@ -132,13 +141,15 @@ export class LeaseBook {
   #record(book: VolumeBook, owner: string, written: Written, now: number): void {
     if (written.bytes === 0 && written.inodes === 0) return;
     const bucket = Math.floor(now / BUCKET_MS);
-    const key = `${owner} ${bucket}`;
-    const entry = book.written.get(key);
-    if (entry) {
-      entry.bytes += written.bytes;
-      entry.inodes += written.inodes;
+    let buckets = book.written.get(owner);
+    if (!buckets) book.written.set(owner, (buckets = []));
+    const last = buckets[buckets.length - 1];
+    // A clock that stepped back files the write in the latest bucket: later counts against more snapshots, the safe side.
+    if (last !== undefined && last.bucket >= bucket) {
+      last.bytes += written.bytes;
+      last.inodes += written.inodes;
     } else {
-      book.written.set(key, { owner, bucket, bytes: written.bytes, inodes: written.inodes });
+      buckets.push({ bucket, bytes: written.bytes, inodes: written.inodes });
     }
   }
 
@@ -146,11 +157,18 @@ export class LeaseBook {
     let writtenBytes = 0;
     let writtenInodes = 0;
     const oldest = Math.floor((now - this.keepMs) / BUCKET_MS);
-    for (const [key, entry] of book.written) {
-      if (entry.bucket < oldest) book.written.delete(key);
-      else if (since !== null && entry.owner !== owner && (entry.bucket + 1) * BUCKET_MS > since) {
-        writtenBytes += entry.bytes;
-        writtenInodes += entry.inodes;
+    for (const [who, buckets] of book.written) {
+      let expired = 0;
+      while (expired < buckets.length && buckets[expired]!.bucket < oldest) expired++;
+      if (expired === buckets.length) {
+        book.written.delete(who);
+        continue;
+      }
+      if (expired > 0) buckets.splice(0, expired);
+      if (since === null || who === owner) continue;
+      for (let i = buckets.length - 1; i >= 0 && (buckets[i]!.bucket + 1) * BUCKET_MS > since; i--) {
+        writtenBytes += buckets[i]!.bytes;
+        writtenInodes += buckets[i]!.inodes;
       }
     }
     return { reservedBytes: book.granted - (book.consumedBy.get(owner) ?? 0), reservedInodes: book.inodes, writtenBytes, writtenInodes };

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { startAdmin } from '../src/admin/admin-server.js';
-import { gatewayStatus, readiness, statusText } from '../src/admin/status.js';
+import { gatewayStatus, readiness, statusText, statusWalk } from '../src/admin/status.js';
+import { statusPage, statusPageText } from '../src/admin/status-page.js';
 import { loadGatewayConfig } from '../src/config/load.js';
 import { createOrigin, type Origin } from '../src/exchange/origin.js';
 import { GrowthHistory } from '../src/headroom/growth.js';
@@ -47,14 +48,24 @@ t.test('statusText joined is the JSON of gatewayStatus', async (t) => {
   const held = w.ledger.reserve({ volumeKey: w.registry.volumesOf('o2')[0]!.key, bytes: 4096, inodes: 1, roomBytes: Infinity, roomInodes: Infinity, since: null });
   t.ok(held.granted);
   const whole = JSON.stringify(gatewayStatus(7, w.origins, w.registry, w.ledger, w.config.policy, now));
-  const pieces = [...statusText(7, w.origins, w.registry, w.ledger, w.config.policy)];
+  const pieces = [...statusText(statusWalk(7, w.origins, w.registry, w.ledger, w.config.policy))];
   t.equal(pieces.join(''), whole);
   t.ok(pieces.length > 9, `made a volume at a time (${pieces.length} pieces)`);
   const parsed = JSON.parse(whole) as ReturnType<typeof gatewayStatus>;
   t.equal(parsed.origins[0]!.volumes.length, 0, 'an origin with no volume');
   t.equal(parsed.origins[2]!.volumes[0]!.reservedBytes, 4096);
   t.equal(parsed.origins[1]!.volumes[0]!.history.length, 5);
-  t.equal([...statusText(1, new Map(), w.registry, w.ledger, w.config.policy)].join(''), JSON.stringify(gatewayStatus(1, new Map(), w.registry, w.ledger, w.config.policy, now)), 'no origins at all');
+  t.equal([...statusText(statusWalk(1, new Map(), w.registry, w.ledger, w.config.policy))].join(''), JSON.stringify(gatewayStatus(1, new Map(), w.registry, w.ledger, w.config.policy, now)), 'no origins at all');
+});
+
+t.test('the status page in pieces is the page', async (t) => {
+  const w = world(t, 3, 2);
+  const now = Date.now();
+  const whole = gatewayStatus(1, w.origins, w.registry, w.ledger, w.config.policy, now);
+  const pieces = [...statusPageText(statusWalk(1, w.origins, w.registry, w.ledger, w.config.policy, now))];
+  t.equal(pieces.join(''), statusPage(whole));
+  t.ok(pieces.length > 6, 'a piece per volume');
+  t.match(pieces.join(''), /no volume reported yet/, 'o0 has none');
 });
 
 t.test('readiness: fresh snapshots and health, read without the growth figures', async (t) => {
@@ -79,12 +90,21 @@ t.test('/status over HTTP: written a chunk at a time, with the event loop turnin
   const madeAt: number[] = [];
   const admin = await startAdmin({ host: '127.0.0.1', port: 0, token: '' }, {
     token: () => '',
-    status: () => gatewayStatus(1, w.origins, w.registry, w.ledger, w.config.policy),
-    statusText: function* () {
-      for (const piece of statusText(1, w.origins, w.registry, w.ledger, w.config.policy)) {
-        madeAt.push(turns);
-        yield piece;
-      }
+    statusWalk: () => {
+      const walk = statusWalk(1, w.origins, w.registry, w.ledger, w.config.policy);
+      // Notes the turn at which each volume is read.
+      return {
+        ...walk,
+        origins: [...walk.origins].map((o) => ({
+          ...o,
+          volumes: { *[Symbol.iterator]() {
+            for (const v of o.volumes) {
+              madeAt.push(turns);
+              yield v;
+            }
+          } },
+        })),
+      };
     },
     readiness: () => readiness(w.origins, w.registry, w.ledger, w.config.policy),
     metrics: null,
@@ -92,15 +112,22 @@ t.test('/status over HTTP: written a chunk at a time, with the event loop turnin
   });
   t.teardown(() => admin.close());
   const reply = await request(`http://127.0.0.1:${admin.address.port}/status`);
-  counting = false;
   t.equal(reply.status, 200);
   t.equal(reply.headers['content-type'], 'application/json');
   const body = JSON.parse(reply.body.toString()) as ReturnType<typeof gatewayStatus>;
   t.equal(body.origins.length, 41);
   t.equal(body.origins.reduce((n, o) => n + o.volumes.length, 0), 2000, 'every volume');
-  const distinct = new Set(madeAt).size;
+  const turnsOf = (from: number): number => new Set(madeAt.slice(from)).size;
   t.ok(reply.body.length > 10 * 64 * 1024, `a large answer (${reply.body.length} bytes)`);
-  t.ok(distinct >= Math.floor(reply.body.length / (64 * 1024)), `its pieces were made over ${distinct} turns of the event loop, not in one`);
+  t.ok(turnsOf(0) >= Math.floor(reply.body.length / (64 * 1024)), `its volumes were read over ${turnsOf(0)} turns of the event loop, not in one`);
+  const read = madeAt.length;
+  const page = await request(`http://127.0.0.1:${admin.address.port}/`);
+  counting = false;
+  t.equal(page.status, 200);
+  t.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+  t.equal(page.body.toString().match(/<section class="volume">/g)?.length, 2000, 'the page: every volume');
+  t.ok(turnsOf(read) >= Math.floor(page.body.length / (64 * 1024)), `the page's volumes were read over ${turnsOf(read)} turns`);
+  t.ok(page.body.toString().endsWith('</body></html>\n'));
   const ready = await request(`http://127.0.0.1:${admin.address.port}/readyz`);
   t.equal(ready.status, 503);
   t.same(JSON.parse(ready.body.toString()), { status: 'not ready', waitingFor: ['o0: no fresh snapshot'] });

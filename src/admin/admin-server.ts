@@ -4,8 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { AdminConfig } from '../config/types.js';
 import { bearerAllows } from '../http/bearer.js';
 import { retireServer } from '../http/retire-server.js';
-import type { GatewayStatus, Readiness } from './status.js';
-import { statusPage } from './status-page.js';
+import { statusText, type Readiness, type StatusWalk } from './status.js';
+import { statusPageText } from './status-page.js';
 import type { ReloadResult } from '../config/reload-result.js';
 
 export interface AdminServer {
@@ -60,9 +60,8 @@ export interface AdminRoute {
 export interface AdminDependencies {
   /** The running configuration's `admin.token` ('' = none): a reload may change it. */
   readonly token: () => string;
-  readonly status: () => GatewayStatus;
-  /** The same as JSON text, in pieces made as they are read (see statusText). */
-  readonly statusText: () => Iterable<string>;
+  /** The `/status` document, made as it is read: what /status and the status page write. */
+  readonly statusWalk: () => StatusWalk;
   readonly readiness: () => Readiness;
   /** Prometheus text, when metrics are on. */
   readonly metrics: ((req: IncomingMessage, res: ServerResponse) => void) | null;
@@ -116,9 +115,9 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
       return json(res, ready.ready ? 200 : 503, { status: ready.ready ? 'ready' : 'not ready', waitingFor: ready.waitingFor, ...(ready.notes.length > 0 ? { notes: ready.notes } : {}) });
     }
     if (!bearerAllows(req.headers, deps.token())) return unauthorized(res);
-    if (path === '/status') return void sendPieces(res, 'application/json', deps.statusText());
+    if (path === '/status') return void sendPieces(res, 'application/json', statusText(deps.statusWalk()));
     if (path === '/metrics' && deps.metrics) return deps.metrics(req, res);
-    if (path === '/') return send(res, 200, 'text/html; charset=utf-8', statusPage(deps.status()));
+    if (path === '/') return void sendPieces(res, 'text/html; charset=utf-8', statusPageText(deps.statusWalk()));
     return json(res, 404, { error: 'not_found', detail: 'try /, /status, /metrics, /healthz or /readyz' });
   };
 

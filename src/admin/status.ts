@@ -59,26 +59,48 @@ export interface GatewayStatus {
 
 /** The `/status` document (docs/admin.md): what the gateway knows, as of now. */
 export function gatewayStatus(generation: number, origins: ReadonlyMap<string, Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now = Date.now()): GatewayStatus {
+  const walk = statusWalk(generation, origins, registry, ledger, policy, now);
+  return { ...walk, origins: [...walk.origins].map((o) => ({ ...o, volumes: [...o.volumes] })) };
+}
+
+/** The document with its origins and volumes made as they are read, each volume's figures as of then: one with many volumes is written a few at a time. */
+export interface StatusWalk extends Omit<GatewayStatus, 'origins'> {
+  readonly origins: Iterable<OriginWalk>;
+}
+
+export interface OriginWalk extends Omit<OriginStatus, 'volumes'> {
+  readonly volumes: Iterable<VolumeStatus>;
+}
+
+/** The document as a walk; `now` for every volume, else the time each is read. */
+export function statusWalk(generation: number, origins: ReadonlyMap<string, Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now?: number): StatusWalk {
   return {
     ...statusHead(generation, ledger, policy),
-    origins: [...origins.values()].map((origin) => ({ ...originHead(origin), volumes: registry.volumesOf(origin.name).map((state) => volumeStatus(state, registry, ledger, policy, now)) })),
+    origins: iterable(function* () {
+      for (const origin of origins.values()) {
+        yield {
+          ...originHead(origin),
+          volumes: iterable(function* () {
+            for (const state of registry.volumesOf(origin.name)) yield volumeStatus(state, registry, ledger, policy, now ?? Date.now());
+          }),
+        };
+      }
+    }),
   };
 }
 
-/**
- * The same document as JSON text, in pieces made as they are asked for: a
- * gateway with many volumes writes it a few at a time, between which its
- * proxying goes on. Joined, the pieces are `JSON.stringify(gatewayStatus())`;
- * each volume's figures are as of when its piece is made.
- */
-export function* statusText(generation: number, origins: ReadonlyMap<string, Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig): Generator<string> {
+const iterable = <T>(walk: () => Iterator<T>): Iterable<T> => ({ [Symbol.iterator]: walk });
+
+/** The walk as JSON text, a piece per volume; joined, `JSON.stringify` of the document it walks. */
+export function* statusText(walk: StatusWalk): Generator<string> {
+  const { origins, ...head } = walk;
   // Each object's last member is the list that follows it: its text, open at that list.
-  yield `${JSON.stringify(statusHead(generation, ledger, policy)).slice(0, -1)},"origins":[`;
+  yield `${JSON.stringify(head).slice(0, -1)},"origins":[`;
   let o = 0;
-  for (const origin of origins.values()) {
-    yield `${o++ === 0 ? '' : ','}${JSON.stringify(originHead(origin)).slice(0, -1)},"volumes":[`;
+  for (const { volumes, ...origin } of origins) {
+    yield `${o++ === 0 ? '' : ','}${JSON.stringify(origin).slice(0, -1)},"volumes":[`;
     let v = 0;
-    for (const state of registry.volumesOf(origin.name)) yield `${v++ === 0 ? '' : ','}${JSON.stringify(volumeStatus(state, registry, ledger, policy, Date.now()))}`;
+    for (const volume of volumes) yield `${v++ === 0 ? '' : ','}${JSON.stringify(volume)}`;
     yield ']}';
   }
   yield ']}';

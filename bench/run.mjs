@@ -159,9 +159,15 @@ const streaming = Object.fromEntries(Object.entries(speeds).map(([target, mbps])
 results.scenarios['2 GiB streamed PUT'] = streaming;
 
 // ---- the decision alone, in a process of its own (no servers, no leftover garbage)
-console.error('  admission decision, 1,000 routes');
-const { stdout: decisionRuns } = await run(process.execPath, [path.join(here, 'decision.mjs'), String(RUNS)]);
-results.decision = Object.fromEntries(Object.entries(JSON.parse(decisionRuns)).map(([n, runs]) => [n, { us: median(runs), usMin: Math.min(...runs), usMax: Math.max(...runs) }]));
+console.error('  admission decision, route match and /status by size of configuration');
+const { stdout: scaleRuns } = await run(process.execPath, [path.join(here, 'decision.mjs'), String(RUNS)], { maxBuffer: 1 << 22 });
+const scale = JSON.parse(scaleRuns);
+const spread = (runs) => ({ us: median(runs), usMin: Math.min(...runs), usMax: Math.max(...runs) });
+const bySize = (of) => Object.fromEntries(Object.entries(of).map(([n, runs]) => [n, spread(runs)]));
+results.decision = bySize(scale.decision);
+results.decisionByRoutes = bySize(scale.decisionByRoutes);
+results.routeMatch = bySize(scale.routeMatch);
+results.status = Object.fromEntries(Object.entries(scale.status).map(([n, s]) => [n, { ms: median(s.ms), usPerVolume: median(s.usPerVolume), usPerVolumeMin: Math.min(...s.usPerVolume), usPerVolumeMax: Math.max(...s.usPerVolume), holdMs: median(s.holdMs), holdMaxMs: Math.max(...s.holdMaxMs), pageMs: median(s.pageMs), pageHoldMs: median(s.pageHoldMs), readyzMs: median(s.readyzMs), bytes: s.bytes }]));
 
 // ---- shared state and more processes: the Redis ledger, workers (a process of its own, after the rest is stopped)
 await Promise.all([guard, guardSink, traced, sampled].map(stop));
@@ -276,9 +282,22 @@ function report(r) {
     lines.push(`| ${target} | ${fmt(m.mbps)} [${fmt(m.mbpsMin)}–${fmt(m.mbpsMax)}] | ${m.peakRssMiB === null ? '–' : `${fmt(m.peakRssMiB)} MiB`} | ${perMiB ? `${fmt(perMiB / 1000)} k` : '–'} |`);
   }
   lines.push('');
-  lines.push('| admission decision, 1,000 routes | µs per decision [lowest–highest] |');
+  lines.push('| admission decision (bench/decision.mjs) | µs per decision [lowest–highest] |');
   lines.push('|---|---|');
-  for (const [n, m] of Object.entries(r.decision)) lines.push(`| ${n} volumes | ${fmt(m.us, 2)} [${fmt(m.usMin, 2)}–${fmt(m.usMax, 2)}] |`);
+  for (const [n, m] of Object.entries(r.decision)) lines.push(`| ${n} volumes, 1,000 routes | ${fmt(m.us, 2)} [${fmt(m.usMin, 2)}–${fmt(m.usMax, 2)}] |`);
+  for (const [n, m] of Object.entries(r.decisionByRoutes ?? {})) lines.push(`| 1 volume, ${n} routes | ${fmt(m.us, 2)} [${fmt(m.usMin, 2)}–${fmt(m.usMax, 2)}] |`);
+  if (r.routeMatch) {
+    lines.push('');
+    lines.push('| route match | µs per match [lowest–highest] |');
+    lines.push('|---|---|');
+    for (const [n, m] of Object.entries(r.routeMatch)) lines.push(`| ${n} routes | ${fmt(m.us, 3)} [${fmt(m.usMin, 3)}–${fmt(m.usMax, 3)}] |`);
+  }
+  if (r.status) {
+    lines.push('');
+    lines.push('| /status (32 snapshots of history per volume) | ms per answer | µs per volume listed [lowest–highest] | event loop held by a 16 KiB chunk, ms: p99, longest | status page: ms, p99 hold | /readyz ms | bytes |');
+    lines.push('|---|---|---|---|---|---|---|');
+    for (const [n, m] of Object.entries(r.status)) lines.push(`| ${n} volumes | ${fmt(m.ms, 2)} | ${fmt(m.usPerVolume, 1)} [${fmt(m.usPerVolumeMin, 1)}–${fmt(m.usPerVolumeMax, 1)}] | ${fmt(m.holdMs, 2)}, ${fmt(m.holdMaxMs, 2)} | ${fmt(m.pageMs, 2)}, ${fmt(m.pageHoldMs, 2)} | ${fmt(m.readyzMs, 3)} | ${m.bytes} |`);
+  }
 
   lines.push('');
   const counted = ['bare http-proxy', 'headroom', 'headroom + tracing'];
@@ -317,8 +336,15 @@ function report(r) {
   const byInstructions = (scenario, proxy, baseline) => `${fmt((ins[scenario][baseline] / ins[scenario][proxy]) * 100, 1)}%`;
   const stream = s['2 GiB streamed PUT'];
   const streamRatio = median(stream.headroom.runs.map((x, i) => x / stream.nginx.runs[i]));
-  const decisions = Object.values(r.decision).map((d) => d.us);
-  const flat = Math.max(...decisions) / Math.min(...decisions) - 1;
+  const variation = (figures) => Math.max(...figures) / Math.min(...figures) - 1;
+  const flat = variation(Object.values(r.decision).map((d) => d.us));
+  const flatByRoutes = variation(Object.values(r.decisionByRoutes).map((d) => d.us));
+  const matchFlat = variation(Object.values(r.routeMatch).map((d) => d.us));
+  // /status lists every volume: what must be flat is its cost per volume listed (from 100 volumes: with one, the
+  // answer's own head is most of it) and how long a chunk of it holds the event loop (p99: a chunk, not the answer).
+  const statusSizes = Object.entries(r.status);
+  const statusFlat = variation(statusSizes.filter(([n]) => Number(n) >= 100).map(([, d]) => d.usPerVolume));
+  const [manyVolumes, many] = statusSizes[statusSizes.length - 1];
   const tracingCost = 1 - paired(GET, 'headroom + tracing', 'headroom');
   const target = (ok, text) => `| ${ok ? 'met' : '**not met**'} | ${text} |`;
   lines.push('');
@@ -331,6 +357,9 @@ function report(r) {
   lines.push(target(streamRatio >= 0.9, `2 GiB PUT at ${fmt(streamRatio * 100, 1)}% of nginx's MB/s (≥ 90%); per byte, Headroom executes ${fmt((r.streamInstructions.headroom / r.streamInstructions['bare http-proxy']) * 100, 1)}% of the bare http-proxy's instructions`));
   lines.push(target(stream.headroom.peakRssMiB < 100, `2 GiB PUT: Headroom's peak RSS ${fmt(stream.headroom.peakRssMiB)} MiB (< 100 MiB)`));
   lines.push(target(flat <= 0.2, `decision cost from 1 to 10,000 volumes varies by ${fmt(flat * 100, 1)}% (± 20%)`));
+  lines.push(target(flatByRoutes <= 0.2, `decision cost from 1 to 10,000 routes varies by ${fmt(flatByRoutes * 100, 1)}% (± 20%)`));
+  lines.push(target(matchFlat <= 0.2, `route match from 1 to 10,000 routes varies by ${fmt(matchFlat * 100, 1)}% (± 20%): ${Object.entries(r.routeMatch).map(([n, m]) => `${fmt(m.us * 1000)} ns at ${n}`).join(', ')}`));
+  lines.push(target(statusFlat <= 0.2 && many.holdMs <= 5, `/status: cost per volume listed from 100 to ${manyVolumes} volumes varies by ${fmt(statusFlat * 100, 1)}% (± 20%; ${statusSizes.map(([n, d]) => `${fmt(d.usPerVolume, 1)} µs at ${n}`).join(', ')}); while it is written the event loop is held ${fmt(many.holdMs, 2)} ms at a time at ${manyVolumes} volumes (p99 of its 16 KiB chunks, ≤ 5 ms; the whole answer is ${fmt(many.ms)} ms)`));
   const sampledCost = 1 - paired(GET, 'headroom + tracing, 10% sampled', 'headroom');
   lines.push(target(tracingCost <= 0.15, `tracing on costs ${fmt(tracingCost * 100, 1)}% of small-GET requests/s (≤ 15%); by instructions per request, ${fmt((1 - ins['small GET (1 KiB)'].headroom / ins['small GET (1 KiB)']['headroom + tracing']) * 100, 1)}%; with 10% of traces sampled (OTEL_TRACES_SAMPLER), ${fmt(sampledCost * 100, 1)}%`));
   const d = r.decide.scenarios;

@@ -4,11 +4,9 @@ import type { AddressInfo } from 'node:net';
 import type { AdminConfig } from '../config/types.js';
 import { bearerAllows } from '../http/bearer.js';
 import { retireServer } from '../http/retire-server.js';
-import type { GatewayStatus } from './status.js';
-import { readiness } from './status.js';
-import { statusPage } from './status-page.js';
+import { statusText, type Readiness, type StatusWalk } from './status.js';
+import { statusPageText } from './status-page.js';
 import type { ReloadResult } from '../config/reload-result.js';
-import type { Origin } from '../exchange/origin.js';
 
 export interface AdminServer {
   readonly address: AddressInfo;
@@ -19,6 +17,35 @@ export interface AdminServer {
    * its answer), within `timeout`.
    */
   retire(timeout: number): Promise<void>;
+}
+
+/** Characters per chunk of a large answer: about ten volumes of /status, well under a millisecond of work. */
+export const CHUNK_CHARS = 16 * 1024;
+
+/** The pieces joined into chunks of at least `size` characters (the last one shorter), each made only when asked for. */
+export function* chunksOf(pieces: Iterable<string>, size: number): Generator<string> {
+  let chunk = '';
+  for (const piece of pieces) {
+    chunk += piece;
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk !== '') yield chunk;
+}
+
+/** Once the answer takes more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** A plugin's route on the admin listener. */
@@ -33,8 +60,9 @@ export interface AdminRoute {
 export interface AdminDependencies {
   /** The running configuration's `admin.token` ('' = none): a reload may change it. */
   readonly token: () => string;
-  readonly origins: () => ReadonlyMap<string, Origin>;
-  readonly status: () => GatewayStatus;
+  /** The `/status` document, made as it is read: what /status and the status page write. */
+  readonly statusWalk: () => StatusWalk;
+  readonly readiness: () => Readiness;
   /** Prometheus text, when metrics are on. */
   readonly metrics: ((req: IncomingMessage, res: ServerResponse) => void) | null;
   /** What SIGHUP does: reads the configuration again and swaps it in when valid. */
@@ -55,6 +83,26 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
     res.end(body);
   };
   const json = (res: ServerResponse, status: number, body: unknown): void => send(res, status, 'application/json', JSON.stringify(body));
+  /**
+   * A large answer a chunk at a time, each made only when the last is
+   * taken, with the event loop's other work between: a gateway with many
+   * volumes keeps proxying while it answers.
+   */
+  const sendPieces = async (res: ServerResponse, type: string, pieces: Iterable<string>): Promise<void> => {
+    res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
+    try {
+      for (const chunk of chunksOf(pieces, CHUNK_CHARS)) {
+        if (res.destroyed) return;
+        if (!res.write(chunk)) await drained(res);
+        // A write to a fast client drains at once, within this turn: the next chunk waits for the next turn all the same.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      res.end();
+    } catch (err) {
+      // The head is sent: a cut answer is all that can say it failed.
+      res.destroy(err as Error);
+    }
+  };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const path = (req.url ?? '/').split('?')[0];
@@ -63,13 +111,13 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'GET only\n', { allow: 'GET, HEAD' });
     if (path === '/healthz') return json(res, 200, { status: 'ok' });
     if (path === '/readyz') {
-      const ready = readiness(deps.status(), deps.origins());
+      const ready = deps.readiness();
       return json(res, ready.ready ? 200 : 503, { status: ready.ready ? 'ready' : 'not ready', waitingFor: ready.waitingFor, ...(ready.notes.length > 0 ? { notes: ready.notes } : {}) });
     }
     if (!bearerAllows(req.headers, deps.token())) return unauthorized(res);
-    if (path === '/status') return json(res, 200, deps.status());
+    if (path === '/status') return void sendPieces(res, 'application/json', statusText(deps.statusWalk()));
     if (path === '/metrics' && deps.metrics) return deps.metrics(req, res);
-    if (path === '/') return send(res, 200, 'text/html; charset=utf-8', statusPage(deps.status()));
+    if (path === '/') return void sendPieces(res, 'text/html; charset=utf-8', statusPageText(deps.statusWalk()));
     return json(res, 404, { error: 'not_found', detail: 'try /, /status, /metrics, /healthz or /readyz' });
   };
 

@@ -1,5 +1,8 @@
 import { escapeHtml as esc } from '../http/html.js';
-import type { GatewayStatus, VolumeStatus } from './status.js';
+import type { GatewayStatus, StatusWalk, VolumeStatus } from './status.js';
+
+/** What a volume's drawing needs of the whole. */
+type Marks = Pick<GatewayStatus, 'floodStage' | 'floodRelease'>;
 const pct = (part: number, whole: number): string => `${Math.max(0, Math.min(100, (part / whole) * 100)).toFixed(2)}%`;
 
 function size(bytes: number | null): string {
@@ -12,7 +15,7 @@ function size(bytes: number | null): string {
 }
 
 /** One bar: used, reserved for uploads in flight, free; the reserve hatched at the end; flood marks as lines. */
-function bar(v: VolumeStatus, status: GatewayStatus): string {
+function bar(v: VolumeStatus, status: Marks): string {
   if (v.totalBytes === null || v.availableBytes === null || v.totalBytes === 0) return '<div class="bar unknown">no snapshot yet</div>';
   const total = v.totalBytes;
   const used = total - v.availableBytes + v.writtenSinceSnapshotBytes;
@@ -33,7 +36,7 @@ const GRAPH_H = 56;
  * volume's size: on one from 0, a day's growth on a large volume would be
  * a flat line; the two ends are labelled, so the cut is plain.
  */
-function historyGraph(v: VolumeStatus, status: GatewayStatus): string {
+function historyGraph(v: VolumeStatus, status: Marks): string {
   const total = v.totalBytes;
   if (total === null || total === 0 || v.history.length < 2) return '';
   const first = v.history[0]![0];
@@ -77,7 +80,7 @@ function timeToFull(v: VolumeStatus): string {
   return v.growthBytesPerSecond === null ? `time to flood stage unknown${why}` : `flood stage: never at this rate${growing}${why}`;
 }
 
-function volumeRow(v: VolumeStatus, status: GatewayStatus): string {
+function volumeRow(v: VolumeStatus, status: Marks): string {
   const flags = [v.flood ? '<span class="bad">flood stage</span>' : '', v.markedFull ? '<span class="bad">origin said 507</span>' : '', v.fresh ? '' : '<span class="warn">stale</span>'].join(' ');
   return `<section class="volume"><h3>${esc(v.volume)} ${flags}</h3>${bar(v, status)}
 <p class="figures">usable <b>${size(v.usableBytes)}</b> · available ${size(v.availableBytes)} of ${size(v.totalBytes)} · reserved ${size(v.reservedBytes)} · inodes free ${v.freeInodes ?? '–'} · ${v.source ?? 'no source'}, ${v.snapshotAgeMs === null ? 'never measured' : `measured ${(v.snapshotAgeMs / 1000).toFixed(1)} s ago`}${v.lastError ? ` · <span class="bad">${esc(v.lastError)}</span>` : ''}</p>
@@ -85,16 +88,13 @@ function volumeRow(v: VolumeStatus, status: GatewayStatus): string {
 }
 
 /** The status page a person reads at a glance; it reloads itself every 2 s. */
-export function statusPage(status: GatewayStatus): string {
-  const origins = status.origins
-    .map((o) => {
-      const health = o.healthy === null ? '<span class="muted">health unchecked</span>' : o.healthy ? '<span class="good">up</span>' : `<span class="bad">down</span> <small>${esc(o.lastHealthError ?? '')}</small>`;
-      const agentError = o.lastAgentError ? `<p class="bad">${esc(o.remoteSource ?? 'agent')}: ${esc(o.lastAgentError)} <small>(${esc(o.lastAgentErrorAt ?? '')})</small></p>` : '';
-      const volumes = o.volumes.map((v) => volumeRow(v, status)).join('') || '<p class="muted">no volume reported yet</p>';
-      return `<article class="origin"><h2>${esc(o.name)} ${health}</h2><p class="muted">${esc(o.url)}</p>${agentError}${volumes}</article>`;
-    })
-    .join('\n');
-  return `<!doctype html>
+export function statusPage(status: StatusWalk): string {
+  return [...statusPageText(status)].join('');
+}
+
+/** The same in pieces, a volume's row each, made as they are read. */
+export function* statusPageText(status: StatusWalk): Generator<string> {
+  yield `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="2"><title>Headroom status</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:56rem;padding:0 1rem;color:#1d232a}
@@ -114,7 +114,18 @@ h1{font-size:1.4rem}h2{font-size:1.15rem;margin-bottom:.2rem}h3{font-size:.95rem
 <h1>Headroom</h1>
 <p class="legend"><span><i style="background:#4c78a8"></i>used</span><span><i style="background:#f2a541"></i>reserved for uploads in flight</span><span><i style="background:#e9f5ec;border:1px solid #b9c6bd"></i>free</span><span><i style="background:#d0d0d0"></i>kept in reserve</span><span><i style="background:#e67e22"></i>flood release</span><span><i style="background:#c0392b"></i>flood stage</span></p>
 <p class="muted">${size(status.reservedBytes)} reserved in all · refreshed every 2 s</p>
-${origins}
-</body></html>
 `;
+  let o = 0;
+  for (const origin of status.origins) {
+    const health = origin.healthy === null ? '<span class="muted">health unchecked</span>' : origin.healthy ? '<span class="good">up</span>' : `<span class="bad">down</span> <small>${esc(origin.lastHealthError ?? '')}</small>`;
+    const agentError = origin.lastAgentError ? `<p class="bad">${esc(origin.remoteSource ?? 'agent')}: ${esc(origin.lastAgentError)} <small>(${esc(origin.lastAgentErrorAt ?? '')})</small></p>` : '';
+    yield `${o++ === 0 ? '' : '\n'}<article class="origin"><h2>${esc(origin.name)} ${health}</h2><p class="muted">${esc(origin.url)}</p>${agentError}`;
+    let v = 0;
+    for (const volume of origin.volumes) {
+      v++;
+      yield volumeRow(volume, status);
+    }
+    yield `${v === 0 ? '<p class="muted">no volume reported yet</p>' : ''}</article>`;
+  }
+  yield '\n</body></html>\n';
 }

@@ -2,6 +2,7 @@ import { remoteSourceOf, type PolicyConfig, type RemoteSourceKind } from '../con
 import type { Origin } from '../exchange/origin.js';
 import { reserveOf, usableBytes } from '../decision/decision.js';
 import type { HeadroomRegistry } from '../headroom/registry.js';
+import type { VolumeState } from '../headroom/volume-state.js';
 import { growthOf } from '../headroom/growth.js';
 import type { Ledger, LedgerStatus } from '../ledger/ledger.js';
 
@@ -58,68 +59,126 @@ export interface GatewayStatus {
 
 /** The `/status` document (docs/admin.md): what the gateway knows, as of now. */
 export function gatewayStatus(generation: number, origins: ReadonlyMap<string, Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now = Date.now()): GatewayStatus {
+  const walk = statusWalk(generation, origins, registry, ledger, policy, now);
+  return { ...walk, origins: [...walk.origins].map((o) => ({ ...o, volumes: [...o.volumes] })) };
+}
+
+/** The document with its origins and volumes made as they are read, each volume's figures as of then: one with many volumes is written a few at a time. */
+export interface StatusWalk extends Omit<GatewayStatus, 'origins'> {
+  readonly origins: Iterable<OriginWalk>;
+}
+
+export interface OriginWalk extends Omit<OriginStatus, 'volumes'> {
+  readonly volumes: Iterable<VolumeStatus>;
+}
+
+/** The document as a walk; `now` for every volume, else the time each is read. */
+export function statusWalk(generation: number, origins: ReadonlyMap<string, Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now?: number): StatusWalk {
   return {
-    generation,
-    reservedBytes: ledger.totalReservedBytes(),
-    ledger: ledger.describe(),
-    floodStage: policy.floodStage,
-    floodRelease: policy.floodRelease,
-    origins: [...origins.values()].map((origin) => ({
-      name: origin.name,
-      url: origin.config.url,
-      healthy: origin.health?.healthy ?? null,
-      lastHealthError: origin.health?.lastError ?? null,
-      remoteSource: remoteSourceOf(origin.config.headroom),
-      lastAgentError: origin.agentStatus?.lastError ?? null,
-      lastAgentErrorAt: origin.agentStatus?.lastErrorAt ? new Date(origin.agentStatus.lastErrorAt).toISOString() : null,
-      volumes: registry.volumesOf(origin.name).map((state) => {
-        const snapshot = state.snapshot;
-        const reservedBytes = ledger.reservedBytes(state.key);
-        const age = snapshot ? now - snapshot.takenAt : null;
-        const points = registry.growth?.points(state.key) ?? [];
-        const growth = growthOf(points, snapshot?.totalBytes ?? 0, policy.floodStage);
-        return {
-          volume: state.volume,
-          totalBytes: snapshot?.totalBytes ?? null,
-          availableBytes: snapshot?.availableBytes ?? null,
-          // Room is never below none; the decision keeps its own signed figure.
-          usableBytes: snapshot ? Math.max(0, usableBytes(snapshot, { reservedBytes, writtenSinceSnapshot: state.writtenSinceSnapshot }, policy)) : null,
-          reservedBytes,
-          writtenSinceSnapshotBytes: state.writtenSinceSnapshot,
-          reserveBytes: snapshot ? reserveOf(policy.reserve, snapshot.totalBytes) : null,
-          totalInodes: snapshot?.totalInodes ?? null,
-          freeInodes: snapshot?.freeInodes ?? null,
-          snapshotAgeMs: age,
-          fresh: age !== null && age <= policy.staleAfter,
-          flood: state.flooded,
-          markedFull: state.markedFull,
-          source: snapshot?.source ?? null,
-          lastError: state.lastError,
-          growthBytesPerSecond: growth.bytesPerSecond,
-          secondsToFloodStage: growth.secondsToFloodStage,
-          growthNote: growth.note,
-          history: points.map((p) => [p.at, p.usedBytes] as const),
+    ...statusHead(generation, ledger, policy),
+    origins: iterable(function* () {
+      for (const origin of origins.values()) {
+        yield {
+          ...originHead(origin),
+          volumes: iterable(function* () {
+            for (const state of registry.volumesOf(origin.name)) yield volumeStatus(state, registry, ledger, policy, now ?? Date.now());
+          }),
         };
-      }),
-    })),
+      }
+    }),
   };
+}
+
+const iterable = <T>(walk: () => Iterator<T>): Iterable<T> => ({ [Symbol.iterator]: walk });
+
+/** The walk as JSON text, a piece per volume; joined, `JSON.stringify` of the document it walks. */
+export function* statusText(walk: StatusWalk): Generator<string> {
+  const { origins, ...head } = walk;
+  // Each object's last member is the list that follows it: its text, open at that list.
+  yield `${JSON.stringify(head).slice(0, -1)},"origins":[`;
+  let o = 0;
+  for (const { volumes, ...origin } of origins) {
+    yield `${o++ === 0 ? '' : ','}${JSON.stringify(origin).slice(0, -1)},"volumes":[`;
+    let v = 0;
+    for (const volume of volumes) yield `${v++ === 0 ? '' : ','}${JSON.stringify(volume)}`;
+    yield ']}';
+  }
+  yield ']}';
+}
+
+function statusHead(generation: number, ledger: Ledger, policy: PolicyConfig): Omit<GatewayStatus, 'origins'> {
+  return { generation, reservedBytes: ledger.totalReservedBytes(), ledger: ledger.describe(), floodStage: policy.floodStage, floodRelease: policy.floodRelease };
+}
+
+function originHead(origin: Origin): Omit<OriginStatus, 'volumes'> {
+  return {
+    name: origin.name,
+    url: origin.config.url,
+    healthy: origin.health?.healthy ?? null,
+    lastHealthError: origin.health?.lastError ?? null,
+    remoteSource: remoteSourceOf(origin.config.headroom),
+    lastAgentError: origin.agentStatus?.lastError ?? null,
+    lastAgentErrorAt: origin.agentStatus?.lastErrorAt ? new Date(origin.agentStatus.lastErrorAt).toISOString() : null,
+  };
+}
+
+function volumeStatus(state: VolumeState, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now: number): VolumeStatus {
+  const snapshot = state.snapshot;
+  const reservedBytes = ledger.reservedBytes(state.key);
+  const age = snapshot ? now - snapshot.takenAt : null;
+  const points = registry.growth?.points(state.key) ?? [];
+  const growth = growthOf(points, snapshot?.totalBytes ?? 0, policy.floodStage);
+  return {
+    volume: state.volume,
+    totalBytes: snapshot?.totalBytes ?? null,
+    availableBytes: snapshot?.availableBytes ?? null,
+    // Room is never below none; the decision keeps its own signed figure.
+    usableBytes: snapshot ? Math.max(0, usableBytes(snapshot, { reservedBytes, writtenSinceSnapshot: state.writtenSinceSnapshot }, policy)) : null,
+    reservedBytes,
+    writtenSinceSnapshotBytes: state.writtenSinceSnapshot,
+    reserveBytes: snapshot ? reserveOf(policy.reserve, snapshot.totalBytes) : null,
+    totalInodes: snapshot?.totalInodes ?? null,
+    freeInodes: snapshot?.freeInodes ?? null,
+    snapshotAgeMs: age,
+    fresh: isFresh(state, policy, now),
+    flood: state.flooded,
+    markedFull: state.markedFull,
+    source: snapshot?.source ?? null,
+    lastError: state.lastError,
+    growthBytesPerSecond: growth.bytesPerSecond,
+    secondsToFloodStage: growth.secondsToFloodStage,
+    growthNote: growth.note,
+    history: points.map((p) => [p.at, p.usedBytes] as const),
+  };
+}
+
+function isFresh(state: VolumeState, policy: PolicyConfig, now: number): boolean {
+  const snapshot = state.snapshot;
+  return snapshot !== null && now - snapshot.takenAt <= policy.staleAfter;
+}
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly waitingFor: string[];
+  readonly notes: string[];
 }
 
 /**
  * Ready: every origin with a source has a fresh snapshot, and every
  * checked origin is up. A shared ledger that does not answer leaves the
  * gateway ready — reads still pass — with a note saying what writes get.
+ * Probes ask often: it reads only freshness, never the growth figures.
  */
-export function readiness(status: GatewayStatus, origins: ReadonlyMap<string, Origin>): { ready: boolean; waitingFor: string[]; notes: string[] } {
+export function readiness(origins: ReadonlyMap<string, Origin>, registry: HeadroomRegistry, ledger: Ledger, policy: PolicyConfig, now = Date.now()): Readiness {
   const notes: string[] = [];
-  const { ledger } = status;
-  if (ledger.state === 'local') notes.push(`ledger: Redis does not answer (${ledger.lastError}); writes are judged by this gateway alone`);
-  if (ledger.state === 'unavailable') notes.push(`ledger: Redis does not answer (${ledger.lastError}); writes are refused with 503 ledger_unavailable`);
+  const described = ledger.describe();
+  if (described.state === 'local') notes.push(`ledger: Redis does not answer (${described.lastError}); writes are judged by this gateway alone`);
+  if (described.state === 'unavailable') notes.push(`ledger: Redis does not answer (${described.lastError}); writes are refused with 503 ledger_unavailable`);
   const waitingFor: string[] = [];
-  for (const o of status.origins) {
-    const config = origins.get(o.name)!.config.headroom;
-    if ((config.local || remoteSourceOf(config) !== null) && !o.volumes.some((v) => v.fresh)) waitingFor.push(`${o.name}: no fresh snapshot`);
-    if (config.health && o.healthy !== true) waitingFor.push(`${o.name}: not healthy`);
+  for (const origin of origins.values()) {
+    const config = origin.config.headroom;
+    if ((config.local || remoteSourceOf(config) !== null) && !registry.volumesOf(origin.name).some((v) => isFresh(v, policy, now))) waitingFor.push(`${origin.name}: no fresh snapshot`);
+    if (config.health && origin.health?.healthy !== true) waitingFor.push(`${origin.name}: not healthy`);
   }
   return { ready: waitingFor.length === 0, waitingFor, notes };
 }

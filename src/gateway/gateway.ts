@@ -22,7 +22,7 @@ import { quotaFigures } from '../quota/figures.js';
 import { HeadroomRegistry } from '../headroom/registry.js';
 import { SourceSet } from './source-set.js';
 import { startAdmin, type AdminServer } from '../admin/admin-server.js';
-import { gatewayStatus } from '../admin/status.js';
+import { gatewayStatus, readiness, statusWalk } from '../admin/status.js';
 import { GrowthHistory } from '../headroom/growth.js';
 import { startProviders } from '../telemetry/providers.js';
 import { ExchangeTracing } from '../telemetry/exchange-tracing.js';
@@ -329,8 +329,8 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
   const openAdmin = (at: GatewayConfig['admin']): Promise<AdminServer> =>
     startAdmin(at, {
       token: () => current.config.admin.token,
-      origins: () => originsShown(current, retiring),
-      status,
+      statusWalk: () => statusWalk(current.number, originsShown(current, retiring), registry, ledger, current.config.policy),
+      readiness: () => readiness(originsShown(current, retiring), registry, ledger, current.config.policy),
       metrics: !telemetry.metricsHandler ? null : options.adminMetrics ? metricsOf(options.adminMetrics) : telemetry.metricsHandler,
       reload: options.adminReload ?? (() => reload()),
       pluginRoute: (method, path) => plugins.adminRoute(method, path),

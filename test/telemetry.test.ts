@@ -97,6 +97,23 @@ t.test('an incoming traceparent is continued', async (t) => {
   t.equal(server.parentSpanId, parent, 'under the caller’s span');
 });
 
+t.test('a request its caller did not sample is not recorded; the origin is still told the trace, unsampled', async (t) => {
+  const receiver = await otlpReceiver(t);
+  const { gateway, traceparents } = await traced(t, receiver.url);
+  const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const parent = '00f067aa0ba902b7';
+  t.equal((await request(`${gateway.url}/unsampled`, { headers: { traceparent: `00-${traceId}-${parent}-00` } })).status, 404, "the origin answered");
+  t.equal((await request(`${gateway.url}/sampled`)).status, 404, "the origin answered");
+  await gateway.shutdown();
+  const told = traceparents.filter((p) => p.includes(traceId));
+  t.equal(told.length, 1, 'the origin was sent the caller’s trace');
+  t.match(told[0], new RegExp(`^00-${traceId}-[0-9a-f]{16}-00$`), 'with the sampled flag off');
+  t.not(told[0]!.split('-')[2], parent, 'under a span id of this hop');
+  t.same(receiver.spans.filter((s) => s.traceId === traceId), [], 'no span of the unsampled trace was exported');
+  t.ok(receiver.spans.some((s) => s.kind === 2 && s.attributes['url.path'] === '/sampled'), 'the sampled request was, with its attributes');
+  t.ok(receiver.spans.some((s) => s.kind === 3), 'with its CLIENT span');
+});
+
 t.test('exporter none sends nothing', async (t) => {
   const receiver = await otlpReceiver(t);
   const { gateway } = await traced(t, receiver.url, 'none');

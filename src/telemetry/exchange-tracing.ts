@@ -28,34 +28,36 @@ export class ExchangeTracing {
     const { req } = exchange;
     // Most requests arrive without trace context: nothing to extract.
     const parent = req.headers.traceparent === undefined ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, req.headers, getter);
+    // The standard samplers decide on the trace id and the parent alone: an
+    // unsampled request builds no attributes (docs/telemetry.md, sampling).
+    const span = this.tracer.startSpan(req.method ?? 'HTTP', { kind: SpanKind.SERVER }, parent);
+    exchange.span = span;
+    if (!span.isRecording()) return;
     const { host, port } = hostAndPort(req.headers.host ?? '');
     const target = req.url ?? '';
     const query = target.indexOf('?');
-    exchange.span = this.tracer.startSpan(
-      req.method ?? 'HTTP',
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          'http.request.method': req.method,
-          'url.path': query < 0 ? target : target.slice(0, query),
-          'url.query': query < 0 ? undefined : target.slice(query + 1),
-          'url.scheme': 'http',
-          'server.address': host || undefined,
-          'server.port': port,
-          'client.address': req.socket.remoteAddress,
-          'network.protocol.version': req.httpVersion,
-          'user_agent.original': req.headers['user-agent'],
-          'http.request.header.x-request-id': [exchange.requestId],
-          'headroom.generation': exchange.generation.number,
-        },
-      },
-      parent,
-    );
+    span.setAttributes({
+      'http.request.method': req.method,
+      'url.path': query < 0 ? target : target.slice(0, query),
+      'url.query': query < 0 ? undefined : target.slice(query + 1),
+      'url.scheme': 'http',
+      'server.address': host || undefined,
+      'server.port': port,
+      'client.address': req.socket.remoteAddress,
+      'network.protocol.version': req.httpVersion,
+      'user_agent.original': req.headers['user-agent'],
+      'http.request.header.x-request-id': [exchange.requestId],
+      'headroom.generation': exchange.generation.number,
+    });
   }
 
   /** Starts the CLIENT span and writes its context into the headers going to the origin. */
   forward(exchange: Exchange, head: HeaderSink): void {
-    if (!exchange.span) return;
+    const server = exchange.span;
+    if (!server) return;
+    // Unsampled, a CLIENT span would be as unrecorded as its parent: the
+    // origin is handed the SERVER span's context, with the same trace id and flags.
+    if (!server.isRecording()) return propagator.inject(trace.setSpan(ROOT_CONTEXT, server), head, setter);
     const origin = exchange.route!.origin;
     const client = this.tracer.startSpan(
       exchange.req.method ?? 'HTTP',
@@ -70,7 +72,7 @@ export class ExchangeTracing {
           'headroom.origin': origin.name,
         },
       },
-      trace.setSpan(ROOT_CONTEXT, exchange.span),
+      trace.setSpan(ROOT_CONTEXT, server),
     );
     exchange.clientSpan = client;
     propagator.inject(trace.setSpan(ROOT_CONTEXT, client), head, setter);
@@ -97,6 +99,7 @@ export class ExchangeTracing {
   end(exchange: Exchange): void {
     const span = exchange.span;
     if (!span) return;
+    if (!span.isRecording()) return span.end();
     const { res } = exchange;
     const status = res.writableFinished ? res.statusCode : 499;
     span.setAttribute('http.response.status_code', status);

@@ -1,4 +1,4 @@
-import type { Counter, Histogram, Meter } from '@opentelemetry/api';
+import type { Counter, Meter } from '@opentelemetry/api';
 import { remoteSourceOf, type PolicyConfig } from '../config/types.js';
 import type { Exchange } from '../exchange/exchange.js';
 import { usableBytes } from '../decision/decision.js';
@@ -7,6 +7,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Origin } from '../exchange/origin.js';
 import { packageVersion } from '../package-version.js';
 import { HttpMetrics } from './http-metrics.js';
+import type { BoundHistogram, BoundHistograms, HistogramSeries } from './bound-histograms.js';
 
 /**
  * The gateway's metrics (docs/telemetry.md), through the OpenTelemetry metrics API.
@@ -18,20 +19,22 @@ import { HttpMetrics } from './http-metrics.js';
  */
 export class GatewayMetrics {
   readonly #decisions: Counter;
-  readonly #upstream: Histogram;
+  readonly #upstream: BoundHistogram;
+  /** The upstream histogram's series by origin name. */
+  readonly #upstreamByOrigin = new Map<string, HistogramSeries>();
   readonly #upstreamFailures: Counter;
   readonly #http: HttpMetrics;
 
   /** Without a `registry`, no volume or origin figures: a group's worker leaves them to the primary. */
-  constructor(meter: Meter, registry: HeadroomRegistry | null, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number, origins: () => ReadonlyMap<string, Origin>) {
+  constructor(meter: Meter, histograms: BoundHistograms, registry: HeadroomRegistry | null, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number, origins: () => ReadonlyMap<string, Origin>) {
     this.#decisions = meter.createCounter('headroom_decisions', { description: 'Admission decisions about writes' });
-    this.#upstream = meter.createHistogram('headroom_upstream_duration_seconds', {
+    this.#upstream = histograms.histogram('headroom_upstream_duration_seconds', {
       description: 'Time from forwarding a request to the start of the origin’s response',
       unit: 's',
-      advice: { explicitBucketBoundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] },
+      boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     });
     this.#upstreamFailures = meter.createCounter('headroom_upstream_failures', { description: 'Exchanges with the origin that failed, by reason (refused, reset, timeout, connect_timeout, error)' });
-    this.#http = new HttpMetrics(meter);
+    this.#http = new HttpMetrics(histograms);
     meter.createObservableGauge('headroom_requests_in_flight', { description: 'Exchanges in progress' }).addCallback((r) => r.observe(inFlight()));
     const build = { version: packageVersion(), node: process.version };
     meter.createObservableGauge('headroom_build_info', { description: 'Always 1; the labels say which build runs' }).addCallback((r) => r.observe(1, build));
@@ -109,7 +112,10 @@ export class GatewayMetrics {
 
   /** When the origin's response starts. */
   originAnswered(exchange: Exchange, status: number): void {
-    this.#upstream.record(exchange.upstreamMs! / 1000, { origin: exchange.route!.origin.name });
+    const origin = exchange.route!.origin.name;
+    let series = this.#upstreamByOrigin.get(origin);
+    if (!series) this.#upstreamByOrigin.set(origin, (series = this.#upstream.series({ origin })));
+    series.record(exchange.upstreamMs! / 1000);
     this.#http.answered(exchange, status);
   }
 

@@ -1,0 +1,94 @@
+import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
+import { millisToHrTime } from '@opentelemetry/core';
+import { AggregationTemporality, DataPointType, type CollectionResult, type HistogramMetricData, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import type { Resource } from '@opentelemetry/resources';
+
+/**
+ * Histograms recorded on every exchange, kept as series bound to their
+ * attribute set once. The SDK's histogram hashes the attributes of every
+ * record to find its series; a caller that already holds its series (see
+ * http-metrics.ts) pays only for the bucket. They reach the exporters as a
+ * metric producer, beside the SDK's own instruments, as cumulative
+ * explicit-bucket histograms.
+ */
+export class BoundHistograms implements MetricProducer {
+  readonly #histograms: BoundHistogram[] = [];
+  readonly #startTime: HrTime = millisToHrTime(Date.now());
+
+  constructor(private readonly resource: Resource) {}
+
+  histogram(name: string, options: { description: string; unit: string; boundaries: readonly number[] }): BoundHistogram {
+    const histogram = new BoundHistogram(name, options.description, options.unit, options.boundaries);
+    this.#histograms.push(histogram);
+    return histogram;
+  }
+
+  async collect(): Promise<CollectionResult> {
+    const endTime = millisToHrTime(Date.now());
+    const metrics = this.#histograms.filter((h) => h.hasSeries).map((h) => h.data(this.#startTime, endTime));
+    return { resourceMetrics: { resource: this.resource, scopeMetrics: metrics.length ? [{ scope: { name: 'headroom' }, metrics }] : [] }, errors: [] };
+  }
+}
+
+export class BoundHistogram {
+  readonly #series: HistogramSeries[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly description: string,
+    readonly unit: string,
+    readonly boundaries: readonly number[],
+  ) {}
+
+  /** A new series for `attributes`; the caller keeps it (one per distinct attribute set). */
+  series(attributes: Attributes): HistogramSeries {
+    const series = new HistogramSeries(attributes, this.boundaries);
+    this.#series.push(series);
+    return series;
+  }
+
+  get hasSeries(): boolean {
+    return this.#series.length > 0;
+  }
+
+  data(startTime: HrTime, endTime: HrTime): HistogramMetricData {
+    return {
+      descriptor: { name: this.name, description: this.description, unit: this.unit, valueType: ValueType.DOUBLE },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.HISTOGRAM,
+      dataPoints: this.#series.map((s) => ({
+        attributes: s.attributes,
+        startTime,
+        endTime,
+        value: { buckets: { boundaries: [...this.boundaries], counts: [...s.counts] }, count: s.count, sum: s.sum, min: s.min, max: s.max },
+      })),
+    };
+  }
+}
+
+export class HistogramSeries {
+  count = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+  /** By bucket: values up to and including each boundary, then those above the last. */
+  readonly counts: number[];
+
+  constructor(
+    readonly attributes: Attributes,
+    private readonly boundaries: readonly number[],
+  ) {
+    this.counts = new Array<number>(boundaries.length + 1).fill(0);
+  }
+
+  record(value: number): void {
+    const b = this.boundaries;
+    let i = 0;
+    while (i < b.length && value > b[i]!) i++;
+    this.counts[i]!++;
+    this.count++;
+    this.sum += value;
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
+  }
+}

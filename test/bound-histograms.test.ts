@@ -1,0 +1,47 @@
+import t from 'tap';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { BoundHistograms } from '../src/telemetry/bound-histograms.js';
+
+const BOUNDARIES = [0.005, 0.01, 0.025, 0.05, 0.1, 1];
+
+t.test('a bound series exports what the SDK histogram exports for the same values', async (t) => {
+  const resource = resourceFromAttributes({ 'service.name': 'test' });
+  const histograms = new BoundHistograms(resource);
+  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers: [histograms] });
+  const provider = new MeterProvider({ resource, readers: [exporter] });
+  t.teardown(() => provider.shutdown());
+  const sdk = provider.getMeter('test').createHistogram('sdk.duration', { description: 'd', unit: 's', advice: { explicitBucketBoundaries: BOUNDARIES } });
+  const bound = histograms.histogram('bound.duration', { description: 'd', unit: 's', boundaries: BOUNDARIES });
+  const a = bound.series({ route: '/a', status: 200 });
+  const b = bound.series({ route: '/b', status: 507 });
+  // Values on a boundary belong to its bucket (le is inclusive); below the first, above the last.
+  const values = [0, 0.005, 0.0051, 0.01, 0.3, 1, 1.5, 42, 0.024999];
+  for (const v of values) {
+    sdk.record(v, { route: '/a', status: 200 });
+    a.record(v);
+  }
+  sdk.record(0.02, { route: '/b', status: 507 });
+  b.record(0.02);
+
+  const text = new PrometheusSerializer('', false, undefined, false, true).serialize((await exporter.collect()).resourceMetrics);
+  const lines = (name: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .map((l) => l.slice(name.length))
+      .sort();
+  t.ok(lines('bound_duration').length > 10, 'the bound histogram is exported');
+  t.same(lines('bound_duration'), lines('sdk_duration'), 'the same buckets, counts and sums, series by series');
+  t.match(text, /^bound_duration_bucket\{route="\/a",status="200",le="0\.005"\} 2$/m, 'a boundary value counts in its bucket');
+  t.match(text, /^bound_duration_count\{route="\/b",status="507"\} 1$/m);
+  t.match(text, /^# TYPE bound_duration histogram$/m);
+});
+
+t.test('a histogram with no series yet exports nothing', async (t) => {
+  const histograms = new BoundHistograms(resourceFromAttributes({}));
+  histograms.histogram('idle.duration', { description: 'd', unit: 's', boundaries: BOUNDARIES });
+  const { resourceMetrics } = await histograms.collect();
+  t.same(resourceMetrics.scopeMetrics, []);
+});

@@ -180,7 +180,7 @@ export async function startGateway(config: GatewayConfig, options: GatewayOption
 
   const tracing = telemetry.tracer ? new ExchangeTracing(telemetry.tracer) : null;
   // A worker's volume figures are the primary's to show (it has the group's ledger figures).
-  const metrics = new GatewayMetrics(telemetry.meter, telemetry.histograms, part === 'worker' ? null : registry, ledger, () => current.config.policy, () => inFlight, () => originsShown(current, retiring));
+  const metrics = new GatewayMetrics(telemetry.meter, telemetry.bound, part === 'worker' ? null : registry, ledger, () => current.config.policy, () => inFlight, () => originsShown(current, retiring));
 
   const upstream = new Upstream({
     closing,

@@ -52,7 +52,8 @@ function problemObject(problem: Problem): Record<string, unknown> {
 
 /** Renders by `Accept`: problem+json unless the client prefers HTML or plain JSON. */
 export function renderProblem(problem: Problem, accept: string | undefined): RenderedProblem {
-  const type = accept ? new Negotiator({ headers: { accept } }).mediaType(OFFERED) : PROBLEM_JSON;
+  // Most clients (curl, SDKs) send no Accept or `*/*`: no negotiation to do.
+  const type = accept === undefined || accept === '' || accept === '*/*' ? PROBLEM_JSON : new Negotiator({ headers: { accept } }).mediaType(OFFERED);
   if (type === HTML) return { contentType: 'text/html; charset=utf-8', body: Buffer.from(html(problem)) };
   const contentType = type === JSON_TYPE ? JSON_TYPE : PROBLEM_JSON;
   return { contentType, body: Buffer.from(JSON.stringify(problemObject(problem)) + '\n') };

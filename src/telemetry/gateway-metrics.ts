@@ -7,7 +7,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { Origin } from '../exchange/origin.js';
 import { packageVersion } from '../package-version.js';
 import { HttpMetrics } from './http-metrics.js';
-import type { BoundHistogram, BoundHistograms, HistogramSeries } from './bound-histograms.js';
+import type { BoundCounter, BoundHistogram, BoundInstruments, CounterSeries, HistogramSeries } from './bound-instruments.js';
 
 /**
  * The gateway's metrics (docs/telemetry.md), through the OpenTelemetry metrics API.
@@ -18,7 +18,9 @@ import type { BoundHistogram, BoundHistograms, HistogramSeries } from './bound-h
  * figures are read from the registry when scraped, not kept up to date.
  */
 export class GatewayMetrics {
-  readonly #decisions: Counter;
+  readonly #decisions: BoundCounter;
+  /** The decisions counter's series by origin, then decision, then reason. */
+  readonly #decisionSeries = new Map<string, Map<string, Map<string, CounterSeries>>>();
   readonly #upstream: BoundHistogram;
   /** The upstream histogram's series by origin name. */
   readonly #upstreamByOrigin = new Map<string, HistogramSeries>();
@@ -26,15 +28,15 @@ export class GatewayMetrics {
   readonly #http: HttpMetrics;
 
   /** Without a `registry`, no volume or origin figures: a group's worker leaves them to the primary. */
-  constructor(meter: Meter, histograms: BoundHistograms, registry: HeadroomRegistry | null, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number, origins: () => ReadonlyMap<string, Origin>) {
-    this.#decisions = meter.createCounter('headroom_decisions', { description: 'Admission decisions about writes' });
-    this.#upstream = histograms.histogram('headroom_upstream_duration_seconds', {
+  constructor(meter: Meter, bound: BoundInstruments, registry: HeadroomRegistry | null, ledger: Ledger, policy: () => PolicyConfig, inFlight: () => number, origins: () => ReadonlyMap<string, Origin>) {
+    this.#decisions = bound.counter('headroom_decisions', { description: 'Admission decisions about writes' });
+    this.#upstream = bound.histogram('headroom_upstream_duration_seconds', {
       description: 'Time from forwarding a request to the start of the origin’s response',
       unit: 's',
       boundaries: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     });
     this.#upstreamFailures = meter.createCounter('headroom_upstream_failures', { description: 'Exchanges with the origin that failed, by reason (refused, reset, timeout, connect_timeout, error)' });
-    this.#http = new HttpMetrics(histograms);
+    this.#http = new HttpMetrics(bound);
     meter.createObservableGauge('headroom_requests_in_flight', { description: 'Exchanges in progress' }).addCallback((r) => r.observe(inFlight()));
     const build = { version: packageVersion(), node: process.version };
     meter.createObservableGauge('headroom_build_info', { description: 'Always 1; the labels say which build runs' }).addCallback((r) => r.observe(1, build));
@@ -106,8 +108,18 @@ export class GatewayMetrics {
   exchangeEnded(exchange: Exchange): void {
     this.#http.served(exchange, exchange.res.writableFinished ? exchange.res.statusCode : 499);
     const d = exchange.admission;
-    if (d) this.#decisions.add(1, { decision: d.decision, reason: d.reason, origin: exchange.route?.origin.name ?? '' });
-    else if (exchange.loop) this.#decisions.add(1, { decision: 'reject', reason: 'loop', origin: '' });
+    if (d) this.#decision(exchange.route?.origin.name ?? '', d.decision, d.reason).add(1);
+    else if (exchange.loop) this.#decision('', 'reject', 'loop').add(1);
+  }
+
+  #decision(origin: string, decision: string, reason: string): CounterSeries {
+    let byDecision = this.#decisionSeries.get(origin);
+    if (!byDecision) this.#decisionSeries.set(origin, (byDecision = new Map()));
+    let byReason = byDecision.get(decision);
+    if (!byReason) byDecision.set(decision, (byReason = new Map()));
+    let series = byReason.get(reason);
+    if (!series) byReason.set(reason, (series = this.#decisions.series({ decision, reason, origin })));
+    return series;
   }
 
   /** When the origin's response starts. */

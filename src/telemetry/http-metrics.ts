@@ -1,5 +1,5 @@
 import type { Attributes } from '@opentelemetry/api';
-import type { BoundHistogram, BoundHistograms, HistogramSeries } from './bound-histograms.js';
+import type { BoundHistogram, BoundInstruments, HistogramSeries } from './bound-instruments.js';
 import type { Exchange } from '../exchange/exchange.js';
 
 /** Methods recorded as themselves; any other is `_OTHER`, as OpenTelemetry's HTTP conventions bound the cardinality. */
@@ -21,9 +21,9 @@ export class HttpMetrics {
   readonly #serverSets: Sets = new Map();
   readonly #clientSets: Sets = new Map();
 
-  constructor(histograms: BoundHistograms) {
-    this.#server = histograms.histogram('http.server.request.duration', { description: 'Duration of HTTP server requests', unit: 's', boundaries: BUCKETS });
-    this.#client = histograms.histogram('http.client.request.duration', { description: 'Duration of HTTP client requests (to the origin, until its response starts)', unit: 's', boundaries: BUCKETS });
+  constructor(bound: BoundInstruments) {
+    this.#server = bound.histogram('http.server.request.duration', { description: 'Duration of HTTP server requests', unit: 's', boundaries: BUCKETS });
+    this.#client = bound.histogram('http.client.request.duration', { description: 'Duration of HTTP client requests (to the origin, until its response starts)', unit: 's', boundaries: BUCKETS });
   }
 
   /** When the exchange ends; `status` as sent (499 when the client left). */

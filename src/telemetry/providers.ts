@@ -8,15 +8,15 @@ import type { BasicTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace
 import type { OtlpProtocol, TelemetryConfig } from '../config/types.js';
 import { packageVersion } from '../package-version.js';
 import { processMetrics } from './process-metrics.js';
-import { BoundHistograms } from './bound-histograms.js';
+import { BoundInstruments } from './bound-instruments.js';
 import { randomUUID } from 'node:crypto';
 
 export interface TelemetryProviders {
   /** Null when traces are off: the request path then does no tracing work at all. */
   readonly tracer: Tracer | null;
   readonly meter: Meter;
-  /** The histograms every exchange records, bound to their series (bound-histograms.ts). */
-  readonly histograms: BoundHistograms;
+  /** The instruments every exchange records, bound to their series (bound-instruments.ts). */
+  readonly bound: BoundInstruments;
   /** Serves Prometheus text; null when `telemetry.metrics.prometheus` is off. */
   readonly metricsHandler: ((req: IncomingMessage, res: ServerResponse) => void) | null;
   /** The same text, as a string ('' when metrics are off): a group's primary gathers its workers'. */
@@ -55,8 +55,8 @@ export async function startProviders(config: TelemetryConfig, env: NodeJS.Proces
   const exporter = tracesExporterOf(config, env);
   const tracerProvider = exporter === 'none' ? null : await startTracerProvider({ ...config, traces: { ...config.traces, exporter } }, env, resource);
 
-  const histograms = new BoundHistograms(resource);
-  const prometheus = config.metrics.prometheus ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers: [histograms] }) : null;
+  const bound = new BoundInstruments(resource);
+  const prometheus = config.metrics.prometheus ? new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers: [bound] }) : null;
   // As the exporter's own handler serializes (no prefix, no timestamps, without scope info).
   const serializer = new PrometheusSerializer('', false, undefined, false, true);
   const meterProvider = new MeterProvider({ resource, readers: prometheus ? [prometheus] : [] });
@@ -69,7 +69,7 @@ export async function startProviders(config: TelemetryConfig, env: NodeJS.Proces
   return {
     tracer: tracerProvider?.getTracer('headroom') ?? null,
     meter: meterProvider.getMeter('headroom'),
-    histograms,
+    bound,
     metricsHandler: prometheus ? (req, res) => prometheus.getMetricsRequestHandler(req, res) : null,
     metricsText: async () => (prometheus ? serializer.serialize((await prometheus.collect()).resourceMetrics) : ''),
     shutdown: async () => {

@@ -1,31 +1,37 @@
 import { ValueType, type Attributes, type HrTime } from '@opentelemetry/api';
 import { millisToHrTime } from '@opentelemetry/core';
-import { AggregationTemporality, DataPointType, type CollectionResult, type HistogramMetricData, type MetricProducer } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, DataPointType, type CollectionResult, type HistogramMetricData, type MetricData, type MetricProducer, type SumMetricData } from '@opentelemetry/sdk-metrics';
 import type { Resource } from '@opentelemetry/resources';
 
 /**
- * Histograms recorded on every exchange, kept as series bound to their
- * attribute set once. The SDK's histogram hashes the attributes of every
- * record to find its series; a caller that already holds its series (see
- * http-metrics.ts) pays only for the bucket. They reach the exporters as a
- * metric producer, beside the SDK's own instruments, as cumulative
- * explicit-bucket histograms.
+ * The instruments recorded on every exchange, kept as series bound to
+ * their attribute set once. The SDK's instruments hash the attributes of
+ * every record to find its series; a caller that already holds its series
+ * (see http-metrics.ts) pays only for the sum or the bucket. They reach the
+ * exporters as a metric producer, beside the SDK's own instruments, as
+ * cumulative sums and explicit-bucket histograms.
  */
-export class BoundHistograms implements MetricProducer {
-  readonly #histograms: BoundHistogram[] = [];
+export class BoundInstruments implements MetricProducer {
+  readonly #instruments: (BoundHistogram | BoundCounter)[] = [];
   readonly #startTime: HrTime = millisToHrTime(Date.now());
 
   constructor(private readonly resource: Resource) {}
 
   histogram(name: string, options: { description: string; unit: string; boundaries: readonly number[] }): BoundHistogram {
     const histogram = new BoundHistogram(name, options.description, options.unit, options.boundaries);
-    this.#histograms.push(histogram);
+    this.#instruments.push(histogram);
     return histogram;
+  }
+
+  counter(name: string, options: { description: string }): BoundCounter {
+    const counter = new BoundCounter(name, options.description);
+    this.#instruments.push(counter);
+    return counter;
   }
 
   async collect(): Promise<CollectionResult> {
     const endTime = millisToHrTime(Date.now());
-    const metrics = this.#histograms.filter((h) => h.hasSeries).map((h) => h.data(this.#startTime, endTime));
+    const metrics: MetricData[] = this.#instruments.filter((i) => i.hasSeries).map((i) => i.data(this.#startTime, endTime));
     return { resourceMetrics: { resource: this.resource, scopeMetrics: metrics.length ? [{ scope: { name: 'headroom' }, metrics }] : [] }, errors: [] };
   }
 }
@@ -63,6 +69,46 @@ export class BoundHistogram {
         value: { buckets: { boundaries: [...this.boundaries], counts: [...s.counts] }, count: s.count, sum: s.sum, min: s.min, max: s.max },
       })),
     };
+  }
+}
+
+export class BoundCounter {
+  readonly #series: CounterSeries[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly description: string,
+  ) {}
+
+  /** A new series for `attributes`; the caller keeps it (one per distinct attribute set). */
+  series(attributes: Attributes): CounterSeries {
+    const series = new CounterSeries(attributes);
+    this.#series.push(series);
+    return series;
+  }
+
+  get hasSeries(): boolean {
+    return this.#series.length > 0;
+  }
+
+  data(startTime: HrTime, endTime: HrTime): SumMetricData {
+    return {
+      descriptor: { name: this.name, description: this.description, unit: '', valueType: ValueType.DOUBLE },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: true,
+      dataPoints: this.#series.map((s) => ({ attributes: s.attributes, startTime, endTime, value: s.value })),
+    };
+  }
+}
+
+export class CounterSeries {
+  value = 0;
+
+  constructor(readonly attributes: Attributes) {}
+
+  add(n: number): void {
+    this.value += n;
   }
 }
 

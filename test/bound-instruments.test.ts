@@ -2,13 +2,13 @@ import t from 'tap';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
-import { BoundHistograms } from '../src/telemetry/bound-histograms.js';
+import { BoundInstruments } from '../src/telemetry/bound-instruments.js';
 
 const BOUNDARIES = [0.005, 0.01, 0.025, 0.05, 0.1, 1];
 
 t.test('a bound series exports what the SDK histogram exports for the same values', async (t) => {
   const resource = resourceFromAttributes({ 'service.name': 'test' });
-  const histograms = new BoundHistograms(resource);
+  const histograms = new BoundInstruments(resource);
   const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers: [histograms] });
   const provider = new MeterProvider({ resource, readers: [exporter] });
   t.teardown(() => provider.shutdown());
@@ -39,8 +39,36 @@ t.test('a bound series exports what the SDK histogram exports for the same value
   t.match(text, /^# TYPE bound_duration histogram$/m);
 });
 
+t.test('a bound counter exports what the SDK counter exports', async (t) => {
+  const resource = resourceFromAttributes({ 'service.name': 'test' });
+  const bound = new BoundInstruments(resource);
+  const exporter = new PrometheusExporter({ preventServerStart: true, withoutScopeInfo: true, metricProducers: [bound] });
+  const provider = new MeterProvider({ resource, readers: [exporter] });
+  t.teardown(() => provider.shutdown());
+  const sdk = provider.getMeter('test').createCounter('sdk_decisions', { description: 'd' });
+  const counter = bound.counter('bound_decisions', { description: 'd' });
+  const admitted = counter.series({ decision: 'admit', reason: 'fits', origin: 'a' });
+  const refused = counter.series({ decision: 'reject', reason: 'insufficient_storage', origin: 'a' });
+  for (let i = 0; i < 3; i++) {
+    admitted.add(1);
+    sdk.add(1, { decision: 'admit', reason: 'fits', origin: 'a' });
+  }
+  refused.add(1);
+  sdk.add(1, { decision: 'reject', reason: 'insufficient_storage', origin: 'a' });
+  const text = new PrometheusSerializer('', false, undefined, false, true).serialize((await exporter.collect()).resourceMetrics);
+  const lines = (name: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .map((l) => l.slice(name.length))
+      .sort();
+  t.same(lines('bound_decisions'), lines('sdk_decisions'), 'the same series and values');
+  t.match(text, /^bound_decisions_total\{decision="admit",reason="fits",origin="a"\} 3$/m, 'named as a counter, with _total');
+  t.match(text, /^# TYPE bound_decisions_total counter$/m);
+});
+
 t.test('a histogram with no series yet exports nothing', async (t) => {
-  const histograms = new BoundHistograms(resourceFromAttributes({}));
+  const histograms = new BoundInstruments(resourceFromAttributes({}));
   histograms.histogram('idle.duration', { description: 'd', unit: 's', boundaries: BOUNDARIES });
   const { resourceMetrics } = await histograms.collect();
   t.same(resourceMetrics.scopeMetrics, []);

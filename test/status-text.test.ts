@@ -193,3 +193,26 @@ t.test('a client that goes mid-answer: the walk stops where it was and is closed
   await until(() => seen.closed === 1, 'the walk is closed');
   t.ok(seen.read < 4000, `it stopped after ${seen.read} of 4000 volumes`);
 });
+
+t.test('volumes dropped and added while a walk is under way (a reload, new volumes): the text stays whole and parses', async (t) => {
+  for (const make of [statusText, statusPageText] as const) {
+    const w = world(t, 4, 30);
+    let text = '';
+    let pieces = 0;
+    for (const piece of make(statusWalk(1, w.origins, w.registry, w.ledger, w.config.policy))) {
+      text += piece;
+      if (++pieces !== 10) continue;
+      // The walk is inside o1's volumes: a reload keeps only a few of every origin's, and volumes appear.
+      w.registry.retain((s) => s.volume === '/v0' || s.volume === '/v1');
+      for (let v = 30; v < 40; v++) w.registry.volume('o1', `/v${v}`);
+      w.registry.volume('o3', '/late');
+    }
+    if (make === statusText) {
+      const doc = JSON.parse(text) as ReturnType<typeof gatewayStatus>;
+      t.same(doc.origins.map((o) => o.volumes.length), [0, 30, 2, 3], 'the origin being walked as it was when its walk began; those after it as they are now');
+    } else {
+      t.ok(text.endsWith('</body></html>\n'), 'the page ends');
+      t.equal(text.split('<article').length - 1, 4, 'every origin');
+    }
+  }
+});

@@ -129,6 +129,8 @@ t.test('a worker’s malformed calls: the primary does not throw, answers what i
     ['a reserve with NaN room', [[0, 6, 6, KEY, 10, 0, Number.NaN, Infinity, since]]],
     ['a reserve with no key', [[0, 7, 7, 42, 10, 0, 1000, Infinity, since]]],
     ['a growth of negative bytes', [[1, 8, 20, KEY, 0, -1e12, 1000, since]]],
+    ['a reserve of 2^60 bytes, where 100 more would not count', [[0, 9, 9, KEY, 2 ** 60, 0, Infinity, Infinity, null]]],
+    ['a reserve of half a byte', [[0, 10, 10, KEY, 0.5, 0, 1000, Infinity, since]]],
   ];
   for (const [name, calls] of cases) t.doesNotThrow(() => hostile(calls), name);
   // A lease of its own that it then releases with hostile figures.
@@ -139,7 +141,7 @@ t.test('a worker’s malformed calls: the primary does not throw, answers what i
   await turns(1);
   const answers = delivered.flatMap((d) => d.get('evil') ?? []);
   t.ok(answers.every((a) => Array.isArray(a) && typeof a[0] === 'number'), 'every answer is a tuple with its call’s number (a worker reads reply[0])');
-  t.same(answers.filter((a) => (a as unknown[])[1] === 'malformed').map((a) => (a as unknown[])[0]).sort((x, y) => (x as number) - (y as number)), [2, 3, 4, 5, 6, 7, 8], 'each malformed call with a number is answered, so its exchange does not wait for ever');
+  t.same(answers.filter((a) => (a as unknown[])[1] === 'malformed').map((a) => (a as unknown[])[0]).sort((x, y) => (x as number) - (y as number)), [2, 3, 4, 5, 6, 7, 8, 9, 10], 'each malformed call with a number is answered, so its exchange does not wait for ever');
   /** An honest worker's reserve, taken at once: whether the book holds more after it. */
   const honest = (bytes: number, lease: number): boolean => {
     const before = host.reservedBytes(KEY);

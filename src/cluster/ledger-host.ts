@@ -168,7 +168,8 @@ export class LedgerHost implements Ledger {
 const PRIMARY = 'primary';
 
 /** A lease the primary holds for itself, in its own book: every call answered at once. */
-const count = (n: unknown): boolean => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+// Whole and exact: a count past 2^53 would absorb smaller ones, and the book's sums would no longer come back to 0.
+const count = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
 const room = (n: unknown): boolean => typeof n === 'number' && !Number.isNaN(n);
 const moment = (n: unknown): boolean => n === null || (typeof n === 'number' && Number.isFinite(n));
 

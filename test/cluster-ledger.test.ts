@@ -152,3 +152,15 @@ t.test('a worker’s malformed calls: the primary does not throw, answers what i
   t.equal(honest(900, 2), true, '900 does');
   t.equal(host.reservedBytes(KEY), 1000, 'the book holds exactly the room');
 });
+
+t.test('a worker whose reserve or growth the primary finds malformed hears "unavailable" (a 503), not nothing', async (t) => {
+  const { host, a } = group();
+  t.same(await a.reserve(ask(Number.NaN, 1000)), { granted: false, unavailable: 'the primary answered something else' });
+  t.same(await a.reserve(ask(-100, 1000)), { granted: false, unavailable: 'the primary answered something else' });
+  const [upload] = reservations([await a.reserve(ask(100, 1000))]);
+  t.equal(await upload!.grow(-50, 1000, null), 'unavailable', 'a growth of negative bytes');
+  t.equal(await upload!.grow(0.5, 1000, null), 'unavailable', 'of half a byte');
+  upload!.release();
+  await turns();
+  t.equal(host.reservedBytes(KEY), 0, 'the one well-formed lease held, and ended');
+});

@@ -112,3 +112,55 @@ t.test('a growth is answered from the book, after the reserve made before it', a
   await turns();
   t.equal(host.reservedBytes(KEY), 0, 'released');
 });
+
+t.test('a worker’s malformed calls: the primary does not throw, answers what it can as malformed, and the book does not move', async (t) => {
+  const delivered: Array<ReadonlyMap<string, readonly unknown[]>> = [];
+  const host = new LedgerHost(20_000, (replies) => delivered.push(replies));
+  const hostile = (calls: unknown): void => host.handle('evil', calls as never);
+  const since = Date.now() - 100;
+  const cases: Array<[string, unknown]> = [
+    ['no list', undefined],
+    ['a list of nothing usable', [null, 5, 'x', {}]],
+    ['an unknown op', [[9, 1, 1, KEY]]],
+    ['a reserve too short', [[0, 2]]],
+    ['a reserve of negative bytes', [[0, 3, 3, KEY, -1e12, 0, 1000, Infinity, since]]],
+    ['a reserve of NaN bytes', [[0, 4, 4, KEY, Number.NaN, 0, 1000, Infinity, since]]],
+    ['a reserve of Infinity bytes', [[0, 5, 5, KEY, Infinity, 0, Infinity, Infinity, since]]],
+    ['a reserve with NaN room', [[0, 6, 6, KEY, 10, 0, Number.NaN, Infinity, since]]],
+    ['a reserve with no key', [[0, 7, 7, 42, 10, 0, 1000, Infinity, since]]],
+    ['a growth of negative bytes', [[1, 8, 20, KEY, 0, -1e12, 1000, since]]],
+    ['a reserve of 2^60 bytes, where 100 more would not count', [[0, 9, 9, KEY, 2 ** 60, 0, Infinity, Infinity, null]]],
+    ['a reserve of half a byte', [[0, 10, 10, KEY, 0.5, 0, 1000, Infinity, since]]],
+  ];
+  for (const [name, calls] of cases) t.doesNotThrow(() => hostile(calls), name);
+  // A lease of its own that it then releases with hostile figures.
+  hostile([[0, 20, 20, KEY, 100, 0, 1000, Infinity, since]]);
+  t.equal(host.reservedBytes(KEY), 100, 'only the well-formed reserve holds anything');
+  hostile([[2, 20, KEY, -1e12, 0], [2, 20, KEY, Number.NaN, 0], [2, 20, KEY], [2, 20, KEY, 10, 0, 'extra']]);
+  t.equal(host.reservedBytes(KEY), 100, 'releases with negative, NaN or missing figures are not taken: the lease still holds');
+  await turns(1);
+  const answers = delivered.flatMap((d) => d.get('evil') ?? []);
+  t.ok(answers.every((a) => Array.isArray(a) && typeof a[0] === 'number'), 'every answer is a tuple with its call’s number (a worker reads reply[0])');
+  t.same(answers.filter((a) => (a as unknown[])[1] === 'malformed').map((a) => (a as unknown[])[0]).sort((x, y) => (x as number) - (y as number)), [2, 3, 4, 5, 6, 7, 8, 9, 10], 'each malformed call with a number is answered, so its exchange does not wait for ever');
+  /** An honest worker's reserve, taken at once: whether the book holds more after it. */
+  const honest = (bytes: number, lease: number): boolean => {
+    const before = host.reservedBytes(KEY);
+    host.handle('b', [[0, lease, lease, KEY, bytes, 0, 1000, Infinity, since]]);
+    return host.reservedBytes(KEY) > before;
+  };
+  t.equal(honest(1000, 1), false, 'an honest worker still finds the 100 bytes held: 1000 does not fit a room of 1000');
+  t.equal(honest(900, 2), true, '900 does');
+  t.equal(host.reservedBytes(KEY), 1000, 'the book holds exactly the room');
+});
+
+t.test('a worker whose reserve or growth the primary finds malformed hears "unavailable" (a 503), not nothing', async (t) => {
+  const { host, a } = group();
+  t.same(await a.reserve(ask(Number.NaN, 1000)), { granted: false, unavailable: 'the primary answered something else' });
+  t.same(await a.reserve(ask(-100, 1000)), { granted: false, unavailable: 'the primary answered something else' });
+  const [upload] = reservations([await a.reserve(ask(100, 1000))]);
+  t.equal(await upload!.grow(-50, 1000, null), 'unavailable', 'a growth of negative bytes');
+  t.equal(await upload!.grow(0.5, 1000, null), 'unavailable', 'of half a byte');
+  upload!.release();
+  await turns();
+  t.equal(host.reservedBytes(KEY), 0, 'the one well-formed lease held, and ended');
+});

@@ -38,3 +38,36 @@ t.test('writes in one bucket add up; a clock that steps back counts later, never
   wrote(book, 'a.4', 'a', 5, T0 + 4 * BUCKET_MS + 10_000);
   t.equal(book.reserve('b.4', ask('b', 0, Infinity, T0 - 1), T0 + 4 * BUCKET_MS + 10_000).writtenBytes, 5, 'a write after forgetting counts again');
 });
+
+t.test('randomized, on a clock that only goes forward: what counts is what a flat list of every write says', async (t) => {
+  let mismatches = 0;
+  let checked = 0;
+  for (let seed = 1; seed <= 50; seed++) {
+    let a = seed;
+    const rnd = (): number => {
+      a = (a * 1103515245 + 12345) % 2147483648;
+      return a / 2147483648;
+    };
+    const keepMs = 2_000 + Math.floor(rnd() * 10_000);
+    const book = new LeaseBook(keepMs);
+    const flat: Array<{ owner: string; bucket: number; bytes: number }> = [];
+    let now = T0 + Math.floor(rnd() * BUCKET_MS);
+    for (let step = 0; step < 400; step++) {
+      now += Math.floor(rnd() * rnd() * 3 * BUCKET_MS);
+      const owner = ['a', 'b', 'c'][Math.floor(rnd() * 3)]!;
+      if (rnd() < 0.5) {
+        const bytes = 1 + Math.floor(rnd() * 1000);
+        wrote(book, `${owner}.${step}`, owner, bytes, now);
+        flat.push({ owner, bucket: Math.floor(now / BUCKET_MS), bytes });
+      } else {
+        const since = rnd() < 0.1 ? null : now - Math.floor(rnd() * (keepMs + 2_000));
+        const oldest = Math.floor((now - keepMs) / BUCKET_MS);
+        const want = since === null ? 0 : flat.filter((w) => w.owner !== owner && w.bucket >= oldest && (w.bucket + 1) * BUCKET_MS > since).reduce((n, w) => n + w.bytes, 0);
+        const got = book.reserve(`${owner}.ask${step}`, ask(owner, 0, Infinity, since), now).writtenBytes;
+        checked++;
+        if (got !== want && ++mismatches <= 5) t.equal(got, want, `seed ${seed}, step ${step}: ${owner} since ${since} at ${now}`);
+      }
+    }
+  }
+  t.equal(mismatches, 0, `${checked} asks agree with the flat list`);
+});

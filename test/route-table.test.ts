@@ -155,3 +155,47 @@ t.test('10,000 routes: still the first match', async (t) => {
   }
   t.equal(picked('none', '/elsewhere'), 10_000);
 });
+
+t.test('randomized, adversarial: UTF-16 pieces (lone surrogates, combining marks), percent signs, empty and "/" prefixes, prefixes cut from others, hosts named like Object members', async (t) => {
+  // Pieces whose code units share first units (é / e + U+0301, two emoji with one high surrogate), so labels split inside characters.
+  const atoms = ['/', 'a', '%2F', '%2f', '%', 'é', 'e\u0301', '\u{1F600}', '\u{1F601}', '\ud83d', '\ude00', '\u0000', '//', '.', 'A', '\uffff', 'Ā'];
+  const hosts = ['h', 'g', '[::1]', 'xn--e1a', '__proto__', 'constructor', 'tostring'];
+  let checked = 0;
+  let mismatches = 0;
+  for (let seed = 1; seed <= 300; seed++) {
+    const rnd = random(seed);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+    const word = (max: number): string => Array.from({ length: Math.floor(rnd() * (max + 1)) }, () => pick(atoms)).join('');
+    const prefixes: string[] = [];
+    const routes = Array.from({ length: 1 + Math.floor(rnd() * 40) }, () => {
+      const k = rnd();
+      const cutFrom = prefixes.length > 0 ? pick(prefixes) : '/';
+      const prefix = k < 0.1 ? '' : k < 0.2 ? '/' : k < 0.5 ? cutFrom.slice(0, Math.floor(rnd() * (cutFrom.length + 1))) + word(2) : '/' + word(4);
+      prefixes.push(prefix);
+      return route(prefix, rnd() < 0.5 ? pick(hosts) : null);
+    });
+    const { picked } = tableOf(routes);
+    for (let q = 0; q < 100; q++) {
+      const host = pick([...hosts, 'other']);
+      const from = pick(prefixes);
+      const path = rnd() < 0.4 ? from + word(2) : rnd() < 0.5 ? from.slice(0, Math.floor(rnd() * (from.length + 1))) : '/' + word(5);
+      const want = linearMatch(routes, host, path);
+      const got = picked(host, path);
+      checked++;
+      if (got !== want) {
+        mismatches++;
+        if (mismatches <= 5) t.equal(got, want, `seed ${seed}: ${host} ${JSON.stringify(path)} among ${JSON.stringify(routes.map((r) => [r.match.pathPrefix, r.match.host]))}`);
+      }
+    }
+  }
+  t.equal(mismatches, 0, `${checked} lookups agree with the scan`);
+});
+
+t.test('10,000 routes on one long common stem, and paths of a million characters', async (t) => {
+  const routes = Array.from({ length: 10_000 }, (_, i) => route(`/${'x'.repeat(i % 300)}${i}`, i % 3 === 0 ? 'h' : null));
+  routes.push(route('/'));
+  const { picked } = tableOf(routes);
+  for (const path of [`/${'x'.repeat(299)}299${'y'.repeat(1e6)}`, `/${'x'.repeat(1e6)}`, '/9999', `/${'x'.repeat(9999 % 300)}9999z`, `/${'x'.repeat(9000 % 300)}9000`]) {
+    for (const host of ['h', 'g']) t.equal(picked(host, path), linearMatch(routes, host, path), `${host} ${path.slice(0, 40)}… (${path.length} chars)`);
+  }
+});

@@ -7,7 +7,8 @@ import { createOrigin, type Origin } from '../src/exchange/origin.js';
 import { GrowthHistory } from '../src/headroom/growth.js';
 import { HeadroomRegistry } from '../src/headroom/registry.js';
 import { MemoryLedger } from '../src/ledger/memory-ledger.js';
-import { request } from './helpers/http.js';
+import net from 'node:net';
+import { request, until } from './helpers/http.js';
 
 // /status with many volumes: its text is made a volume at a time and
 // written a chunk at a time, so that answering it never holds the event
@@ -133,4 +134,85 @@ t.test('/status over HTTP: written a chunk at a time, with the event loop turnin
   const ready = await request(`http://127.0.0.1:${admin.address.port}/readyz`);
   t.equal(ready.status, 503);
   t.same(JSON.parse(ready.body.toString()), { status: 'not ready', waitingFor: ['o0: no fresh snapshot'] });
+});
+
+/** An admin listener over `w` whose walk counts the volumes it reads and notes when a walk is closed. */
+async function countingAdmin(t: Test, w: ReturnType<typeof world>) {
+  const seen = { read: 0, closed: 0 };
+  const admin = await startAdmin({ host: '127.0.0.1', port: 0, token: '' }, {
+    token: () => '',
+    statusWalk: () => {
+      const walk = statusWalk(1, w.origins, w.registry, w.ledger, w.config.policy);
+      return {
+        ...walk,
+        origins: { *[Symbol.iterator]() {
+          try {
+            for (const o of walk.origins) {
+              yield { ...o, volumes: { *[Symbol.iterator]() {
+                for (const v of o.volumes) {
+                  seen.read++;
+                  yield v;
+                }
+              } } };
+            }
+          } finally {
+            seen.closed++;
+          }
+        } },
+      };
+    },
+    readiness: () => readiness(w.origins, w.registry, w.ledger, w.config.policy),
+    metrics: null,
+    reload: () => Promise.reject(new Error('not in this test')),
+  });
+  t.teardown(() => admin.close());
+  return { seen, port: admin.address.port };
+}
+
+t.test('HEAD /status and HEAD /: the head only, without walking the volumes', async (t) => {
+  const w = world(t, 3, 20);
+  const { seen, port } = await countingAdmin(t, w);
+  for (const path of ['/status', '/']) {
+    const reply = await request(`http://127.0.0.1:${port}${path}`, { method: 'HEAD' });
+    t.equal(reply.status, 200, path);
+    t.equal(reply.body.length, 0, `${path}: no body`);
+    t.match(reply.headers['content-type'], path === '/' ? /text\/html/ : /application\/json/);
+  }
+  t.equal(seen.read, 0, 'no volume was read for a HEAD');
+});
+
+t.test('a client that goes mid-answer: the walk stops where it was and is closed', async (t) => {
+  const w = world(t, 5, 1000);
+  const { seen, port } = await countingAdmin(t, w);
+  const socket = net.connect(port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write('GET /status HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+  socket.destroy();
+  await until(() => seen.closed === 1, 'the walk is closed');
+  t.ok(seen.read < 4000, `it stopped after ${seen.read} of 4000 volumes`);
+});
+
+t.test('volumes dropped and added while a walk is under way (a reload, new volumes): the text stays whole and parses', async (t) => {
+  for (const make of [statusText, statusPageText] as const) {
+    const w = world(t, 4, 30);
+    let text = '';
+    let pieces = 0;
+    for (const piece of make(statusWalk(1, w.origins, w.registry, w.ledger, w.config.policy))) {
+      text += piece;
+      if (++pieces !== 10) continue;
+      // The walk is inside o1's volumes: a reload keeps only a few of every origin's, and volumes appear.
+      w.registry.retain((s) => s.volume === '/v0' || s.volume === '/v1');
+      for (let v = 30; v < 40; v++) w.registry.volume('o1', `/v${v}`);
+      w.registry.volume('o3', '/late');
+    }
+    if (make === statusText) {
+      const doc = JSON.parse(text) as ReturnType<typeof gatewayStatus>;
+      t.same(doc.origins.map((o) => o.volumes.length), [0, 30, 2, 3], 'the origin being walked as it was when its walk began; those after it as they are now');
+    } else {
+      t.ok(text.endsWith('</body></html>\n'), 'the page ends');
+      t.equal(text.split('<article').length - 1, 4, 'every origin');
+    }
+  }
 });

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import net from 'node:net';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -249,4 +250,26 @@ t.test('workers: 2 with the decision endpoint: one endpoint for the group, in th
   // Each on a connection of its own, as a proxy's pool may: one endpoint holds them all.
   for (const a of asks) await request(`http://127.0.0.1:${port}/.headroom/leases/${String(a.headers['x-headroom-lease'])}`, { method: 'DELETE', agent: false });
   await until(async () => (await statusOf(gateway)).reservedBytes === 0, 'the end signals release them', 3000);
+});
+
+t.test('clients that leave while their reserve is on its way to the primary or back: every lease ends', async (t) => {
+  const { origin, gateway } = await group(t);
+  mkdirSync(path.join(origin.root, 'a'));
+  const port = Number(new URL(gateway.url).port);
+  // Sized and chunked, some with Expect, some with a first piece of body; cut at once or a turn later.
+  const leave = (round: number, i: number): Promise<void> =>
+    new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write(`PUT /a/gone${round}-${i}.bin HTTP/1.1\r\nHost: x\r\n${i % 2 ? 'Content-Length: 100000\r\n' : 'Transfer-Encoding: chunked\r\n'}${i % 3 === 0 ? 'Expect: 100-continue\r\n' : ''}\r\n`);
+        if (i % 4 === 0) socket.write(i % 2 ? Buffer.alloc(1000) : `3e8\r\n${'x'.repeat(1000)}\r\n`);
+        if (i % 5 === 0) setImmediate(() => socket.destroy());
+        else socket.destroy();
+        resolve();
+      });
+      socket.on('error', () => resolve());
+    });
+  for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 100 }, (_, i) => leave(round, i)));
+  await until(async () => (await statusOf(gateway)).reservedBytes === 0, 'the group’s ledger back to 0', 10_000);
+  const statuses = await Promise.all(Array.from({ length: 4 }, (_, i) => request(`${gateway.url}/a/after${i}.txt`, { method: 'PUT' }, 'a').then((r) => r.status)));
+  t.same(new Set(statuses), new Set([201]), 'and it admits writes after');
 });

@@ -88,8 +88,11 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
    * taken, with the event loop's other work between: a gateway with many
    * volumes keeps proxying while it answers.
    */
-  const sendPieces = async (res: ServerResponse, type: string, pieces: Iterable<string>): Promise<void> => {
+  const sendPieces = async (req: IncomingMessage, res: ServerResponse, type: string, walk: () => Iterable<string>): Promise<void> => {
     res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' });
+    // A HEAD's body is dropped: the document is not made for it.
+    if (req.method === 'HEAD') return void res.end();
+    const pieces = walk();
     try {
       for (const chunk of chunksOf(pieces, CHUNK_CHARS)) {
         if (res.destroyed) return;
@@ -115,9 +118,9 @@ export async function startAdmin(config: AdminConfig, deps: AdminDependencies): 
       return json(res, ready.ready ? 200 : 503, { status: ready.ready ? 'ready' : 'not ready', waitingFor: ready.waitingFor, ...(ready.notes.length > 0 ? { notes: ready.notes } : {}) });
     }
     if (!bearerAllows(req.headers, deps.token())) return unauthorized(res);
-    if (path === '/status') return void sendPieces(res, 'application/json', statusText(deps.statusWalk()));
+    if (path === '/status') return void sendPieces(req, res, 'application/json', () => statusText(deps.statusWalk()));
     if (path === '/metrics' && deps.metrics) return deps.metrics(req, res);
-    if (path === '/') return void sendPieces(res, 'text/html; charset=utf-8', statusPageText(deps.statusWalk()));
+    if (path === '/') return void sendPieces(req, res, 'text/html; charset=utf-8', () => statusPageText(deps.statusWalk()));
     return json(res, 404, { error: 'not_found', detail: 'try /, /status, /metrics, /healthz or /readyz' });
   };
 

@@ -53,10 +53,11 @@ export class LedgerHost implements Ledger {
 
   /** One worker's calls, taken in order; their answers go with the next delivery. */
   handle(owner: string, calls: readonly LedgerCall[], now = Date.now()): void {
-    if (this.#gone.has(owner)) return;
+    if (this.#gone.has(owner) || !Array.isArray(calls)) return;
     let replies = this.#replies.get(owner);
     for (const call of calls) {
-      const reply = this.#take(owner, call, now);
+      // A call the book cannot take (a worker's bug) must neither throw in the primary nor move the book.
+      const reply = wellFormed(call) ? this.#take(owner, call, now) : malformed(call);
       if (reply === null) continue;
       if (replies === undefined) this.#replies.set(owner, (replies = []));
       replies.push(reply);
@@ -167,6 +168,33 @@ export class LedgerHost implements Ledger {
 const PRIMARY = 'primary';
 
 /** A lease the primary holds for itself, in its own book: every call answered at once. */
+// Whole and exact: a count past 2^53 would absorb smaller ones, and the book's sums would no longer come back to 0.
+const count = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
+const room = (n: unknown): boolean => typeof n === 'number' && !Number.isNaN(n);
+const moment = (n: unknown): boolean => n === null || (typeof n === 'number' && Number.isFinite(n));
+
+/** A call with the shape its op says, every figure one the book can count with. */
+function wellFormed(call: unknown): call is LedgerCall {
+  if (!Array.isArray(call)) return false;
+  const c = call as unknown[];
+  switch (c[0]) {
+    case RESERVE:
+      return c.length === 9 && Number.isSafeInteger(c[1]) && Number.isSafeInteger(c[2]) && typeof c[3] === 'string' && count(c[4]) && count(c[5]) && room(c[6]) && room(c[7]) && moment(c[8]);
+    case GROW:
+      return c.length === 8 && Number.isSafeInteger(c[1]) && Number.isSafeInteger(c[2]) && typeof c[3] === 'string' && count(c[4]) && count(c[5]) && room(c[6]) && moment(c[7]);
+    case RELEASE:
+      return c.length === 5 && Number.isSafeInteger(c[1]) && typeof c[2] === 'string' && count(c[3]) && count(c[4]);
+    default:
+      return false;
+  }
+}
+
+/** The answer to a call not taken: its waiter, when it has a number, hears it; a release (or what has no number) gets none. */
+function malformed(call: unknown): LedgerReply | null {
+  if (!Array.isArray(call) || (call[0] !== RESERVE && call[0] !== GROW) || !Number.isSafeInteger(call[1])) return null;
+  return [call[1] as number, 'malformed'];
+}
+
 class HostReservation implements Reservation {
   #bytes: number;
   #consumed = 0;

@@ -43,11 +43,16 @@ export type LedgerCall =
   | readonly [op: typeof GROW, call: number, lease: number, volumeKey: string, consumed: number, bytes: number, roomBytes: number, since: number | null]
   | readonly [op: typeof RELEASE, lease: number, volumeKey: string, writtenBytes: number, writtenInodes: number];
 
-/** The primary's answer to a call, by its number: a reserve's grant or refusal (with the figures it refused on), or a growth's. */
+/**
+ * The primary's answer to a call, by its number: a reserve's grant or
+ * refusal (with the figures it refused on), or a growth's; 'malformed' for
+ * a call the primary could not take (the worker reads it as no answer).
+ */
 export type LedgerReply =
   | readonly [call: number, granted: true]
   | readonly [call: number, granted: false, reservedBytes: number, reservedInodes: number, writtenBytes: number, writtenInodes: number]
-  | readonly [call: number, grown: 'held' | 'refused'];
+  | readonly [call: number, grown: 'held' | 'refused']
+  | readonly [call: number, malformed: 'malformed'];
 
 export type ToWorker =
   /** The first message: the validated configuration and what the registry knows so far. */

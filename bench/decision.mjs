@@ -23,7 +23,7 @@ const GiB = 1024 ** 3;
 /** `volumes` origins of one volume each, `routes` routes spread over them. */
 function setup(volumes, routes = 1000, { history = 1 } = {}) {
   const origins = Array.from({ length: volumes }, (_, i) => ({ name: `o${i}`, url: `http://10.0.${i >> 8}.${i & 255}:8000` }));
-  const routeList = Array.from({ length: routes }, (_, i) => ({ match: { pathPrefix: `/r${i}/` }, origin: `o${i % volumes}`, volume: '/srv/data' }));
+  const routeList = Array.from({ length: routes }, (_, i) => ({ match: { pathPrefix: `/r${String(i).padStart(5, "0")}/` }, origin: `o${i % volumes}`, volume: '/srv/data' }));
   const loaded = loadGatewayConfig({ file: null, env: {}, values: { origins, routes: routeList } });
   if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
   const { config } = loaded;
@@ -49,7 +49,7 @@ function setup(volumes, routes = 1000, { history = 1 } = {}) {
  * 16 of them; with one, every decision is on the same.
  */
 function pathsOver(routes) {
-  return Array.from({ length: 16 }, (_, k) => `/r${Math.round((k / 15) * (routes - 1))}/photos/2024/img.jpg`);
+  return Array.from({ length: 16 }, (_, k) => `/r${String(Math.round((k / 15) * (routes - 1))).padStart(5, "0")}/photos/2024/img.jpg`);
 }
 
 /** µs per call of `once(i)`, after a warm-up. */

@@ -24,7 +24,7 @@ export class BoundInstruments implements MetricProducer {
   }
 
   counter(name: string, options: { description: string }): BoundCounter {
-    const counter = new BoundCounter(name, options.description);
+    const counter = new BoundCounter(name, options.description, '');
     this.#instruments.push(counter);
     return counter;
   }
@@ -36,33 +36,51 @@ export class BoundInstruments implements MetricProducer {
   }
 }
 
-export class BoundHistogram {
-  readonly #series: HistogramSeries[] = [];
+/** An instrument's series, one per distinct attribute set, made once and kept by the caller. */
+abstract class BoundInstrument<S extends { readonly attributes: Attributes }> {
+  protected readonly kept: S[] = [];
 
   constructor(
     readonly name: string,
     readonly description: string,
     readonly unit: string,
-    readonly boundaries: readonly number[],
   ) {}
 
-  /** A new series for `attributes`; the caller keeps it (one per distinct attribute set). */
-  series(attributes: Attributes): HistogramSeries {
-    const series = new HistogramSeries(attributes, this.boundaries);
-    this.#series.push(series);
+  protected abstract make(attributes: Attributes): S;
+
+  /** A new series for `attributes`; the caller keeps it. */
+  series(attributes: Attributes): S {
+    const series = this.make(attributes);
+    this.kept.push(series);
     return series;
   }
 
   get hasSeries(): boolean {
-    return this.#series.length > 0;
+    return this.kept.length > 0;
+  }
+
+  protected descriptor(): MetricData['descriptor'] {
+    return { name: this.name, description: this.description, unit: this.unit, valueType: ValueType.DOUBLE };
+  }
+
+  abstract data(startTime: HrTime, endTime: HrTime): MetricData;
+}
+
+export class BoundHistogram extends BoundInstrument<HistogramSeries> {
+  constructor(name: string, description: string, unit: string, readonly boundaries: readonly number[]) {
+    super(name, description, unit);
+  }
+
+  protected make(attributes: Attributes): HistogramSeries {
+    return new HistogramSeries(attributes, this.boundaries);
   }
 
   data(startTime: HrTime, endTime: HrTime): HistogramMetricData {
     return {
-      descriptor: { name: this.name, description: this.description, unit: this.unit, valueType: ValueType.DOUBLE },
+      descriptor: this.descriptor(),
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
       dataPointType: DataPointType.HISTOGRAM,
-      dataPoints: this.#series.map((s) => ({
+      dataPoints: this.kept.map((s) => ({
         attributes: s.attributes,
         startTime,
         endTime,
@@ -72,32 +90,18 @@ export class BoundHistogram {
   }
 }
 
-export class BoundCounter {
-  readonly #series: CounterSeries[] = [];
-
-  constructor(
-    readonly name: string,
-    readonly description: string,
-  ) {}
-
-  /** A new series for `attributes`; the caller keeps it (one per distinct attribute set). */
-  series(attributes: Attributes): CounterSeries {
-    const series = new CounterSeries(attributes);
-    this.#series.push(series);
-    return series;
-  }
-
-  get hasSeries(): boolean {
-    return this.#series.length > 0;
+export class BoundCounter extends BoundInstrument<CounterSeries> {
+  protected make(attributes: Attributes): CounterSeries {
+    return new CounterSeries(attributes);
   }
 
   data(startTime: HrTime, endTime: HrTime): SumMetricData {
     return {
-      descriptor: { name: this.name, description: this.description, unit: '', valueType: ValueType.DOUBLE },
+      descriptor: this.descriptor(),
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
       dataPointType: DataPointType.SUM,
       isMonotonic: true,
-      dataPoints: this.#series.map((s) => ({ attributes: s.attributes, startTime, endTime, value: s.value })),
+      dataPoints: this.kept.map((s) => ({ attributes: s.attributes, startTime, endTime, value: s.value })),
     };
   }
 }

@@ -75,3 +75,33 @@ for (const leave of ['destroy', 'end'] as const) {
     socket.destroy();
   });
 }
+
+t.test('an origin that resets mid-upload: the 502 keeps the connection, and the next request on it is answered', async (t) => {
+  // PUTs are reset at their first body bytes, with most of the body still to come; GETs are answered.
+  const resetter = net.createServer((s) => {
+    s.once('data', (d: Buffer) => (d.toString('latin1').startsWith('GET') ? s.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok') : s.destroy()));
+  }).listen(0, '127.0.0.1');
+  await once(resetter, 'listening');
+  t.teardown(() => resetter.close());
+  const gateway = await gatewayFor(t, `http://127.0.0.1:${(resetter.address() as net.AddressInfo).port}`, { listen: { lingerTime: '20s' } });
+  const socket = net.connect(gateway.port, '127.0.0.1');
+  t.teardown(() => socket.destroy());
+  await once(socket, 'connect');
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
+  const answered = (): boolean => {
+    const end = received.indexOf('\r\n\r\n');
+    const length = /\r\ncontent-length: (\d+)\r\n/i.exec(received)?.[1];
+    return end >= 0 && length !== undefined && received.length - end - 4 >= Number(length);
+  };
+  socket.write('PUT /big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 33554432\r\n\r\n');
+  socket.write(Buffer.alloc(32 * 1024 * 1024));
+  await until(answered, 'the 502');
+  t.match(received, /^HTTP\/1\.1 502 /);
+  t.match(received, /\r\nConnection: keep-alive\r\n/i, 'the 502 says the connection stays open');
+  received = '';
+  socket.write('GET /next HTTP/1.1\r\nHost: x\r\n\r\n');
+  // Within the linger time: the rest of the body is read and dropped, then the next request is read.
+  await until(answered, 'the answer to the next request on that connection', 10_000);
+  t.match(received, /^HTTP\/1\.1 200 /);
+});

@@ -45,6 +45,8 @@ export function discardBody(req: IncomingMessage, limits: LingerLimits): void {
     seen += chunk.length;
     if (seen > limits.bytes) stop();
   });
+  // A body that was piped to an origin that failed was unpiped, which pauses it: read on.
+  req.resume();
   // Within the limits the body ends and the connection stays in use: let go of it.
   req.once('end', () => {
     if (!release) done();

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { Logger } from '../log/log.js';
+import { writeInfoLine, type Logger } from '../log/log.js';
 import type { Exchange } from '../exchange/exchange.js';
 
 const COUNTED = Symbol('headroom.counted');
@@ -20,7 +20,7 @@ export function logAccess(logger: Logger, exchange: Exchange): void {
   counted.read = socket.bytesRead;
   counted.written = socket.bytesWritten;
   const admission = exchange.admission;
-  logger.info({
+  writeInfoLine(logger, {
     msg: 'access',
     method: req.method,
     path: exchange.path || req.url,

@@ -38,6 +38,27 @@ export function batchedStdout(): pino.DestinationStream {
   return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: FLUSH_EVERY_MS });
 }
 
+/**
+ * Writes one info line of this logger's format (level, time, bindings,
+ * then `fields` in their order; undefined fields left out, as pino leaves
+ * them) through its destination, serialised by JSON.stringify rather than
+ * pino's per-field serializer: for the access line, which every request
+ * writes. `fields` must be plain JSON values (no errors, no serializers).
+ */
+export function writeInfoLine(logger: Logger, fields: Record<string, unknown>): void {
+  if (!logger.isLevelEnabled('info')) return;
+  const own = logger as unknown as PinoInternals;
+  const body = JSON.stringify(fields);
+  own[pino.symbols.streamSym].write(`{"level":"info"${own[pino.symbols.timeSym]()}${own[pino.symbols.chindingsSym]}${body.length > 2 ? ',' : ''}${body.slice(1)}\n`);
+}
+
+/** The parts of a pino logger its own serializer uses (pino.symbols). */
+interface PinoInternals {
+  [pino.symbols.streamSym]: { write(line: string): void };
+  [pino.symbols.timeSym]: () => string;
+  [pino.symbols.chindingsSym]: string;
+}
+
 export function flushLog(logger: Logger): Promise<void> {
   return new Promise((resolve) => logger.flush(() => resolve()));
 }

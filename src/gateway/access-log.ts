@@ -20,6 +20,7 @@ export function logAccess(logger: Logger, exchange: Exchange): void {
   counted.read = socket.bytesRead;
   counted.written = socket.bytesWritten;
   const admission = exchange.admission;
+  const trace = exchange.span?.spanContext();
   writeInfoLine(logger, {
     msg: 'access',
     method: req.method,
@@ -39,7 +40,8 @@ export function logAccess(logger: Logger, exchange: Exchange): void {
     client: socket.remoteAddress,
     userAgent: req.headers['user-agent'],
     requestId: exchange.requestId,
-    ...(exchange.span ? { traceId: exchange.span.spanContext().traceId, spanId: exchange.span.spanContext().spanId } : {}),
+    traceId: trace?.traceId,
+    spanId: trace?.spanId,
   });
 }
 
